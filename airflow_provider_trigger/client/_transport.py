@@ -1,0 +1,118 @@
+"""The only module that imports the HTTP libraries: ``requests`` (sync) and ``httpx`` (async).
+
+One pooled, keep-alive session per client; library errors become ``ApiConnectionError``;
+every attempt of one call goes through the client's retry policy with the same headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, TypeVar
+
+import httpx
+import requests
+import requests.adapters
+
+from airflow_provider_trigger.client._core import ClientConfig, Prepared, finish, prepare
+from airflow_provider_trigger.client._request import ApiRequest
+from airflow_provider_trigger.client._response import RawResponse
+from airflow_provider_trigger.client.errors import ApiConnectionError, ApiTimeoutError
+
+T = TypeVar("T")
+DEFAULT_POOL_SIZE = 10
+
+
+def _connection_error(prepared: Prepared, exc: Exception, timeout: bool) -> ApiConnectionError:
+    what = f"{prepared.method} {prepared.url}"
+    if timeout:
+        return ApiTimeoutError(f"request timed out: {what} ({type(exc).__name__})")
+    return ApiConnectionError(f"could not reach the Trigger.dev API: {what} ({type(exc).__name__})")
+
+
+def new_session(pool_size: int = DEFAULT_POOL_SIZE) -> requests.Session:
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class SyncTransport:
+    """Runs ``ApiRequest``s over one ``requests.Session``."""
+
+    def __init__(self, config: ClientConfig, session: requests.Session) -> None:
+        self.config = config
+        self.session = session
+
+    def send(self, request: ApiRequest[T]) -> RawResponse[T]:
+        prepared = prepare(self.config, request)
+        attempts = 0
+
+        def attempt() -> RawResponse[T]:
+            nonlocal attempts
+            attempts += 1
+            data: Any = prepared.stream() if prepared.stream is not None else prepared.body
+            try:
+                response = self.session.request(
+                    prepared.method,
+                    prepared.url,
+                    params=prepared.query,
+                    data=data,
+                    headers=prepared.headers,
+                    timeout=prepared.timeout,
+                )
+            except requests.Timeout as exc:
+                raise _connection_error(prepared, exc, timeout=True) from None
+            except requests.RequestException as exc:
+                raise _connection_error(prepared, exc, timeout=False) from None
+            return finish(
+                prepared, request, response.status_code, response.headers, response.content, attempts
+            )
+
+        return prepared.policy.call(attempt)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+async def _aiter(lines: Iterator[bytes]) -> AsyncIterator[bytes]:
+    for line in lines:
+        yield line
+
+
+class AsyncTransport:
+    """Runs ``ApiRequest``s over one ``httpx.AsyncClient``."""
+
+    def __init__(self, config: ClientConfig, http: httpx.AsyncClient) -> None:
+        self.config = config
+        self.http = http
+
+    async def send(self, request: ApiRequest[T]) -> RawResponse[T]:
+        prepared = prepare(self.config, request)
+        attempts = 0
+
+        async def attempt() -> RawResponse[T]:
+            nonlocal attempts
+            attempts += 1
+            content: Any = _aiter(prepared.stream()) if prepared.stream is not None else prepared.body
+            try:
+                response = await self.http.request(
+                    prepared.method,
+                    prepared.url,
+                    params=prepared.query,
+                    content=content,
+                    headers=prepared.headers,
+                    timeout=prepared.timeout,
+                )
+            except httpx.TimeoutException as exc:
+                raise _connection_error(prepared, exc, timeout=True) from None
+            except httpx.TransportError as exc:
+                raise _connection_error(prepared, exc, timeout=False) from None
+            return finish(
+                prepared, request, response.status_code, response.headers, response.content, attempts
+            )
+
+        return await prepared.policy.acall(attempt)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

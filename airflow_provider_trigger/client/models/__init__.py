@@ -1,0 +1,76 @@
+"""Response models (pydantic v2): snake_case attributes, camelCase on the wire, unknown fields kept."""
+
+from __future__ import annotations
+
+from airflow_provider_trigger.client.models._base import ApiObject, TriggerModel
+from airflow_provider_trigger.client.models.other import (
+    CreatedWaitpointToken,
+    Deployment,
+    EnvVar,
+    Prompt,
+    QueryResult,
+    Queue,
+    QueueConcurrency,
+    Schedule,
+    ScheduleGenerator,
+    Session,
+    Success,
+    TaskErrorGroup,
+    WaitpointToken,
+)
+from airflow_provider_trigger.client.models.runs import (
+    FAILURE_STATUSES,
+    SUCCESS_STATUSES,
+    TERMINAL_STATUSES,
+    BulkAction,
+    IdResponse,
+    MetadataResponse,
+    Run,
+    RunError,
+    RunResult,
+    RunStatus,
+)
+from airflow_provider_trigger.client.models.tasks import (
+    Batch,
+    BatchItemsResult,
+    BatchResults,
+    BatchStatus,
+    BatchTriggerResult,
+    CreatedBatch,
+    TriggerResult,
+)
+
+__all__ = [
+    "FAILURE_STATUSES",
+    "SUCCESS_STATUSES",
+    "TERMINAL_STATUSES",
+    "ApiObject",
+    "Batch",
+    "BatchItemsResult",
+    "BatchResults",
+    "BatchStatus",
+    "BatchTriggerResult",
+    "BulkAction",
+    "CreatedBatch",
+    "CreatedWaitpointToken",
+    "Deployment",
+    "EnvVar",
+    "IdResponse",
+    "MetadataResponse",
+    "Prompt",
+    "QueryResult",
+    "Queue",
+    "QueueConcurrency",
+    "Run",
+    "RunError",
+    "RunResult",
+    "RunStatus",
+    "Schedule",
+    "ScheduleGenerator",
+    "Session",
+    "Success",
+    "TaskErrorGroup",
+    "TriggerModel",
+    "TriggerResult",
+    "WaitpointToken",
+]

@@ -1,0 +1,40 @@
+"""``python -m airflow_provider_trigger.emulator --port 8030``: serve the emulator until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+
+from .server import EmulatorServer
+from .state import EmulatorConfig
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m airflow_provider_trigger.emulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8030, help="0 picks a free port")
+    parser.add_argument("--duration", type=float, default=2.0, help="default seconds a run executes")
+    parser.add_argument("--queue-time", type=float, default=0.5, help="default seconds a run stays QUEUED")
+    args = parser.parse_args(argv)
+    config = EmulatorConfig(default_duration=args.duration, default_queue_time=args.queue_time)
+    server = EmulatorServer(args.host, args.port, config=config, log_level="info").start()
+    print(f"Trigger.dev emulator listening on {server.base_url}", flush=True)
+    print(f"  TRIGGER_API_URL={server.base_url}")
+    print(f"  project ref:       {server.project_ref}")
+    for env, key in server.keys.items():
+        print(f"  secret key ({env}):{' ' * (8 - len(env))}{key}")
+    print(f"  personal access token: {server.pat}")
+    print(
+        "  control API: GET/POST /_emulator/... (state, requests, faults, tasks, reset); Ctrl-C stops.",
+        flush=True,
+    )
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

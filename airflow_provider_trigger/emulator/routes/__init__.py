@@ -1,0 +1,38 @@
+"""Route modules, one per API group; ``ROUTERS`` is what the app includes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from . import (
+    batches,
+    bulk,
+    control,
+    deployments,
+    envvars,
+    queues,
+    realtime,
+    run_details,
+    runs,
+    schedules,
+    tasks,
+    tokens,
+    waitpoints,
+)
+
+ROUTERS: list[APIRouter] = [
+    tasks.router,
+    batches.router,
+    runs.router,
+    run_details.router,
+    bulk.router,
+    envvars.router,
+    schedules.router,
+    queues.router,
+    waitpoints.router,
+    realtime.router,
+    tokens.router,
+    deployments.router,
+    control.router,
+    control.page_router,
+]

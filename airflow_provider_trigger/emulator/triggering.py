@@ -1,0 +1,240 @@
+"""Creating runs: the trigger body, idempotency keys, the request replay cache and public JWTs."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ApiError, zod_message
+from .lifecycle import KEY_CLEARING, parse_packet
+from .models import OUTCOMES, Environment, Run, dumps, friendly_id
+from .parsing import delay_until, key_ttl_seconds, ttl_seconds
+
+if TYPE_CHECKING:
+    from .state import EmulatorState
+
+MACHINES = ("micro", "small-1x", "small-2x", "medium-1x", "medium-2x", "large-1x", "large-2x")
+REQUEST_CACHE_TTL = 24 * 3600
+
+
+class QueueOption(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str | None = None
+
+
+class TriggerOptions(BaseModel):
+    """``options`` of a trigger body (fields as the server names them)."""
+
+    model_config = ConfigDict(extra="allow")
+    queue: QueueOption | None = None
+    concurrencyKey: str | int | None = None
+    delay: str | None = None
+    ttl: str | int | None = None
+    idempotencyKey: str | None = Field(default=None, max_length=2048)
+    idempotencyKeyTTL: str | None = None
+    idempotencyKeyOptions: dict[str, Any] | None = None
+    tags: str | list[str] | None = None
+    maxAttempts: int | None = None
+    maxDuration: float | None = None
+    metadata: Any = None
+    metadataType: str | None = None
+    payloadType: str | None = None
+    machine: Literal[MACHINES] | None = None  # type: ignore[valid-type]
+    priority: float | None = None
+    lockToVersion: str | None = None
+    region: str | None = None
+    test: bool | None = None
+    parentRunId: str | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: str | list[str] | None) -> str | list[str] | None:
+        values = [value] if isinstance(value, str) else value or []
+        if len(values) > 10:
+            raise ValueError("Array must contain at most 10 element(s)")
+        if any(len(t) > 128 for t in values):
+            raise ValueError("String must contain at most 128 character(s)")
+        return value
+
+
+class TriggerBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    payload: Any = None
+    context: Any = None
+    options: TriggerOptions | None = None
+
+
+class BatchItem(TriggerBody):
+    task: str
+
+
+def validate_body(model: type[BaseModel], raw: Any) -> Any:
+    """Validate a parsed JSON body; a 400 naming the bad field on failure."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ApiError(400, zod_message(exc)) from None
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def public_jwt(
+    env: Environment, scopes: list[str], now: float, ttl: int = 3600
+) -> tuple[str, dict[str, Any]]:
+    """An HS256 public access token signed with the env's key, as in ``x-trigger-jwt``."""
+    claims = {"sub": env.key_env.id, "pub": True, "scopes": scopes, "iat": int(now), "exp": int(now) + ttl}
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(env.api_key.encode(), f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{_b64(signature)}", claims
+
+
+def jwt_headers(env: Environment, scope: str, now: float) -> dict[str, str]:
+    token, claims = public_jwt(env, [scope], now)
+    return {"x-trigger-jwt": token, "x-trigger-jwt-claims": json.dumps(claims)}
+
+
+def _payload_packet(payload: Any, payload_type: str | None) -> tuple[str | None, str]:
+    kind = payload_type or "application/json"
+    if kind == "application/json":
+        return (None if payload is None else dumps(payload)), kind
+    return (payload if isinstance(payload, str) else None), kind
+
+
+def _outcome(state: EmulatorState, task: str, payload: str | None, payload_type: str) -> tuple[str, Any, Any]:
+    behaviour = state.behaviour(task)
+    if behaviour is None:
+        raise ApiError(404, "Task not found")
+    final = OUTCOMES[behaviour.outcome]
+    if final != "COMPLETED_SUCCESSFULLY":
+        name = {"CRASHED": "TaskCrashed", "SYSTEM_FAILURE": "SystemFailure"}.get(behaviour.outcome, "Error")
+        return (
+            final,
+            None,
+            {"name": name, "message": behaviour.error, "stackTrace": f"{name}: {behaviour.error}"},
+        )
+    try:
+        output = behaviour.make_output(parse_packet(payload, payload_type))
+    except Exception as exc:  # a failing output function makes the run fail, like task code would
+        return (
+            "COMPLETED_WITH_ERRORS",
+            None,
+            {"name": type(exc).__name__, "message": str(exc), "stackTrace": ""},
+        )
+    return final, (None if output is None else dumps(output)), None
+
+
+def _cached_by_key(state: EmulatorState, env: Environment, task: str, key: str, now: float) -> Run | None:
+    run_id = state.stores.idempotency.get((env.id, task, key))
+    run = state.stores.runs.get(run_id) if run_id else None
+    if run is None:
+        return None
+    expired = run.idempotency_key_expires_at is not None and run.idempotency_key_expires_at <= now
+    if expired or state.view(run, now).status in KEY_CLEARING:
+        run.idempotency_key = run.idempotency_key_user = None
+        del state.stores.idempotency[(env.id, task, key)]
+        return None
+    return run
+
+
+def trigger(
+    state: EmulatorState,
+    env: Environment,
+    task: str,
+    body: TriggerBody,
+    headers: dict[str, str] | None = None,
+    *,
+    batch_id: str | None = None,
+    trigger_function: str = "trigger",
+    extra_tags: list[str] | None = None,
+) -> tuple[Run, bool]:
+    """Create a run (or return the cached one for its idempotency key): ``(run, is_cached)``."""
+    headers = headers or {}
+    opts = body.options or TriggerOptions()
+    now = state.now()
+    with state.lock:
+        key = headers.get("idempotency-key") or opts.idempotencyKey
+        if key:
+            cached = _cached_by_key(state, env, task, key, now)
+            if cached is not None:
+                return cached, True
+        payload, payload_type = _payload_packet(body.payload, opts.payloadType)
+        final, output, error = _outcome(state, task, payload, payload_type)
+        behaviour = state.behaviour(task)
+        assert behaviour is not None
+        delay = delay_until(opts.delay, now) if opts.delay else None
+        ttl = ttl_seconds(opts.ttl) if opts.ttl is not None else (600 if env.type == "DEVELOPMENT" else None)
+        tags = [opts.tags] if isinstance(opts.tags, str) else list(opts.tags or [])
+        queue = (opts.queue.name if opts.queue and opts.queue.name else None) or f"task/{task}"
+        user_key = (opts.idempotencyKeyOptions or {}).get("key") if opts.idempotencyKeyOptions else None
+        run = Run(
+            id=friendly_id("run"),
+            internal_id="cm" + secrets.token_hex(12),
+            env=env,
+            task=task,
+            payload=payload,
+            payload_type=payload_type,
+            created_at=now,
+            duration=behaviour.duration if behaviour.duration is not None else state.config.default_duration,
+            queue_time=behaviour.queue_time
+            if behaviour.queue_time is not None
+            else state.config.default_queue_time,
+            final_status=final,
+            output=output,
+            error=error,
+            queue=queue,
+            tags=tags + [t for t in (extra_tags or []) if t not in tags],
+            idempotency_key=key,
+            idempotency_key_user=(user_key if isinstance(user_key, str) else key) if key else None,
+            idempotency_key_expires_at=now
+            + key_ttl_seconds(headers.get("idempotency-key-ttl") or opts.idempotencyKeyTTL)
+            if key
+            else None,
+            delay_until=delay if delay is not None and delay > now else None,
+            ttl=ttl,
+            ttl_text=(opts.ttl if isinstance(opts.ttl, str) else f"{ttl}s")
+            if opts.ttl is not None
+            else "10m",
+            max_duration=opts.maxDuration,
+            metadata=None if opts.metadata is None else dumps(opts.metadata),
+            metadata_type=opts.metadataType or "application/json",
+            machine=opts.machine,
+            region=opts.region,
+            version=opts.lockToVersion,
+            is_test=bool(opts.test),
+            batch_id=batch_id,
+            trigger_function=trigger_function,
+            concurrency_key=None if opts.concurrencyKey is None else str(opts.concurrencyKey),
+            parent_id=opts.parentRunId,
+            number=len(state.stores.runs) + 1,
+        )
+        state.ensure_queue(env, queue)
+        state.stores.runs[run.id] = run
+        if key:
+            state.stores.idempotency[(env.id, task, key)] = run.id
+        return run, False
+
+
+def cached_request(state: EmulatorState, scoped_key: str | None) -> Any:
+    """A response saved under ``x-trigger-request-idempotency-key`` within the last 24 h."""
+    if not scoped_key:
+        return None
+    with state.lock:
+        entry = state.stores.request_cache.get(scoped_key)
+        if entry is None or entry[0] <= state.now():
+            return None
+        return entry[1]
+
+
+def save_request(state: EmulatorState, scoped_key: str | None, value: Any) -> None:
+    if scoped_key:
+        with state.lock:
+            state.stores.request_cache[scoped_key] = (state.now() + REQUEST_CACHE_TTL, value)

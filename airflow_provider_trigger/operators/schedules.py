@@ -1,0 +1,460 @@
+"""Declare Trigger.dev schedules from a DAG: upsert one, sync a declared set, delete one.
+
+Schedules are upserted through ``schedules.create`` with a ``deduplication_key`` (the server updates the
+schedule that already carries the key). Cron, timezone and window are checked locally with the server's
+rules before any write; an unknown task is only known to the server, which answers 422.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
+from croniter import croniter
+
+from airflow_provider_trigger.client import ApiError, NotFoundError, Schedule, UnprocessableEntityError
+from airflow_provider_trigger.hooks import TriggerHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+#: cron-parser aliases, expanded locally so the server always receives five fields.
+CRON_ALIASES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+_WINDOW_DURATION = re.compile(r"^(0|[1-9]\d*)([mh])$")
+_WINDOW_PERCENT = re.compile(r"^(0|[1-9]\d*)%$")
+_SPEC_FIELDS = ("task", "cron", "deduplication_key", "timezone", "external_id", "window", "active")
+
+
+def validate_cron(expression: str) -> str:
+    """Return the expression with single spaces, or raise ``ValueError`` saying what is wrong.
+
+    The server takes five fields (no seconds) parsed by cron-parser; it splits on single spaces, so
+    extra whitespace is normalised here rather than rejected there.
+    """
+    if not isinstance(expression, str) or not expression.strip():
+        raise ValueError("Invalid cron expression: it is empty.")
+    normalized = CRON_ALIASES.get(expression.strip().lower(), " ".join(expression.split()))
+    fields = normalized.split(" ")
+    if len(fields) != 5:
+        hint = " (seconds are not allowed)" if len(fields) > 5 else ""
+        raise ValueError(
+            f"Invalid cron expression {expression!r}: expected 5 fields "
+            f"(minute hour day-of-month month day-of-week), got {len(fields)}{hint}."
+        )
+    if not croniter.is_valid(normalized):
+        raise ValueError(f"Invalid cron expression {expression!r}: a field is out of range or malformed.")
+    return normalized
+
+
+def validate_window(window: str | None) -> str | None:
+    """Check a schedule window (``"30m"``, ``"2h"`` up to 24 h, or ``"0%"`` to ``"100%"``)."""
+    if window is None:
+        return None
+    if match := _WINDOW_DURATION.match(window):
+        minutes = int(match[1]) * (60 if match[2] == "h" else 1)
+        if minutes > 24 * 60:
+            raise ValueError(f"Invalid schedule window {window!r}: it cannot exceed 24 hours.")
+        return window
+    if match := _WINDOW_PERCENT.match(window):
+        if int(match[1]) > 100:
+            raise ValueError(f"Invalid schedule window {window!r}: a percentage cannot exceed 100%.")
+        return window
+    raise ValueError(f'Invalid schedule window {window!r}: use a whole duration ("30m", "2h") or "30%".')
+
+
+def window_key(window: str | None) -> tuple[str, int] | None:
+    """Comparable form of a window: the server echoes ``"60m"`` back as ``"1h"``."""
+    if window is None:
+        return None
+    if match := _WINDOW_DURATION.match(window):
+        return ("seconds", int(match[1]) * (3600 if match[2] == "h" else 60))
+    if match := _WINDOW_PERCENT.match(window):
+        return ("percent", int(match[1]))
+    return ("raw", hash(window))
+
+
+def local_timezones() -> frozenset[str]:
+    """The IANA names this machine knows (a fallback when the timezones endpoint can't be reached)."""
+    return frozenset(zoneinfo.available_timezones() | {"UTC"})
+
+
+def validate_timezone(timezone: str | None, known: Collection[str]) -> str | None:
+    if timezone is not None and timezone not in known:
+        raise ValueError(
+            f"Unknown timezone {timezone!r}: use an IANA name such as 'Europe/London' "
+            "(see GET /api/v1/timezones for the list Trigger.dev accepts)."
+        )
+    return timezone
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """One declared schedule, checked locally (everything except whether the task exists)."""
+
+    task: str
+    cron: str
+    deduplication_key: str
+    timezone: str | None = None
+    external_id: str | None = None
+    window: str | None = None
+    active: bool = True
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> ScheduleSpec:
+        """Build from a mapping (e.g. one item of a templated list); unknown keys are errors."""
+        label = raw.get("deduplication_key") or raw.get("task") or "?"
+        unknown = sorted(set(raw) - set(_SPEC_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"Schedule {label!r}: unknown field(s) {unknown}; allowed: {list(_SPEC_FIELDS)}."
+            )
+        for required in ("task", "cron", "deduplication_key"):
+            if not isinstance(raw.get(required), str) or not raw[required].strip():
+                raise ValueError(f"Schedule {label!r}: {required} is required (a non-empty string).")
+        try:
+            return cls(
+                task=raw["task"],
+                cron=validate_cron(raw["cron"]),
+                deduplication_key=raw["deduplication_key"],
+                timezone=raw.get("timezone"),
+                external_id=raw.get("external_id"),
+                window=validate_window(raw.get("window")),
+                active=bool(raw.get("active", True)),
+            )
+        except ValueError as err:
+            raise ValueError(f"Schedule {label!r}: {err}") from None
+
+    def matches(self, schedule: Mapping[str, Any]) -> bool:
+        """Whether a server schedule (as :func:`schedule_view` shows it) already is this declaration."""
+        return (
+            schedule.get("task") == self.task
+            and schedule.get("cron") == self.cron
+            and (schedule.get("timezone") or "UTC") == (self.timezone or "UTC")
+            and (schedule.get("external_id") or None) == (self.external_id or None)
+            and window_key(schedule.get("window")) == window_key(self.window)
+            and bool(schedule.get("active", True)) == self.active
+        )
+
+
+def schedule_view(schedule: Schedule) -> dict[str, Any]:
+    """A client ``Schedule`` as a small JSON-safe dict (what the operators return as XCom)."""
+    return {
+        "id": schedule.id,
+        "type": schedule.type,
+        "task": schedule.task,
+        "cron": schedule.generator.expression if schedule.generator else None,
+        "timezone": schedule.timezone,
+        "active": schedule.active,
+        "deduplication_key": schedule.deduplication_key,
+        "external_id": schedule.external_id,
+        "window": schedule.window,
+        "next_run": schedule.next_run.isoformat() if schedule.next_run else None,
+    }
+
+
+class _ScheduleOperator(BaseOperator):
+    """Shared connection handling and timezone checking for the schedule operators."""
+
+    def __init__(self, *, trigger_conn_id: str = "trigger_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.trigger_conn_id = trigger_conn_id
+
+    @cached_property
+    def hook(self) -> TriggerHook:
+        return TriggerHook(trigger_conn_id=self.trigger_conn_id)
+
+    def known_timezones(self) -> frozenset[str]:
+        """Timezones the server accepts (its unauthenticated endpoint), else this machine's IANA list."""
+        try:
+            return frozenset(self.hook.schedules.timezones())
+        except ApiError as err:
+            self.log.warning(
+                "Could not list Trigger.dev timezones (%s); checking against local IANA data.", err
+            )
+            return local_timezones()
+
+    def check_timezones(self, specs: Sequence[ScheduleSpec]) -> None:
+        if any(spec.timezone not in (None, "UTC") for spec in specs):
+            known = self.known_timezones()
+            for spec in specs:
+                try:
+                    validate_timezone(spec.timezone, known)
+                except ValueError as err:
+                    raise ValueError(f"Schedule {spec.deduplication_key!r}: {err}") from None
+
+    def upsert(self, spec: ScheduleSpec) -> dict[str, Any]:
+        """Create or update by deduplication key, then (de)activate if needed. Returns the schedule.
+
+        An update replaces cron, timezone, external id and window, but the server never changes the
+        task of an existing schedule: a key moved to another task is deleted and created again.
+        """
+        schedule = self._create(spec)
+        if schedule["task"] != spec.task:
+            self.log.info("Schedule %s moves to task %s: replacing it.", spec.deduplication_key, spec.task)
+            self.hook.schedules.delete(schedule["id"])
+            schedule = self._create(spec)
+        if bool(schedule["active"]) != spec.active:
+            toggle = self.hook.schedules.activate if spec.active else self.hook.schedules.deactivate
+            schedule = schedule_view(toggle(schedule["id"]))
+        return schedule
+
+    def _create(self, spec: ScheduleSpec) -> dict[str, Any]:
+        try:
+            return schedule_view(
+                self.hook.schedules.create(
+                    task=spec.task,
+                    cron=spec.cron,
+                    deduplication_key=spec.deduplication_key,
+                    timezone=spec.timezone,  # unset ones are not sent; the server resets them on update
+                    external_id=spec.external_id,
+                    window=spec.window,
+                )
+            )
+        except UnprocessableEntityError as err:
+            raise AirflowException(
+                f"Trigger.dev rejected schedule {spec.deduplication_key!r} (task {spec.task!r}): "
+                f"{err.message}. Check that the task exists in this environment's current deployment "
+                "and is a schedules.task()."
+            ) from err
+
+
+class TriggerScheduleOperator(_ScheduleOperator):
+    """Declare one imperative schedule and make it so (create or update by ``deduplication_key``).
+
+    Returns the schedule: ``{"id", "task", "cron", "timezone", "active", "deduplication_key",
+    "external_id", "next_run"}``.
+
+    :param task: the scheduled task's identifier.
+    :param cron: five-field cron expression (or ``@daily``-style alias), evaluated in ``timezone``.
+    :param deduplication_key: what makes this an upsert: the same key updates the same schedule.
+    :param timezone: IANA timezone (default UTC).
+    :param external_id: your own id, passed to each run (e.g. a user id).
+    :param window: spread runs over a window (``"30m"``, ``"2h"``, ``"30%"``).
+    :param active: ``False`` deactivates the schedule (it is kept).
+    """
+
+    template_fields: Sequence[str] = (
+        "task",
+        "cron",
+        "deduplication_key",
+        "timezone",
+        "external_id",
+        "window",
+        "trigger_conn_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        task: str,
+        cron: str,
+        deduplication_key: str,
+        timezone: str | None = None,
+        external_id: str | None = None,
+        window: str | None = None,
+        active: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.task = task
+        self.cron = cron
+        self.deduplication_key = deduplication_key
+        self.timezone = timezone
+        self.external_id = external_id
+        self.window = window
+        self.active = active
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        spec = ScheduleSpec.parse(
+            {
+                "task": self.task,
+                "cron": self.cron,
+                "deduplication_key": self.deduplication_key,
+                "timezone": self.timezone,
+                "external_id": self.external_id,
+                "window": self.window,
+                "active": self.active,
+            }
+        )
+        self.check_timezones([spec])
+        schedule = self.upsert(spec)
+        self.log.info(
+            "Schedule %s (%s) for task %s: %s %s, active=%s, next run %s",
+            schedule["id"],
+            spec.deduplication_key,
+            spec.task,
+            spec.cron,
+            schedule["timezone"],
+            schedule["active"],
+            schedule["next_run"],
+        )
+        return schedule
+
+
+class TriggerSchedulesSyncOperator(_ScheduleOperator):
+    """Make the environment's managed schedules exactly the declared list.
+
+    Managed schedules are the IMPERATIVE ones whose deduplication key starts with ``key_prefix``; every
+    declared key must start with it. Declared schedules are created or updated (an unchanged one costs
+    no write); with ``prune=True`` managed schedules that are no longer declared are deleted. DECLARATIVE
+    schedules (``cron`` in task code) and keys outside the prefix are never touched.
+
+    Returns ``{"created", "updated", "unchanged", "deleted"}`` as lists of deduplication keys.
+
+    :param schedules: list of mappings with ``task``, ``cron``, ``deduplication_key`` and optionally
+        ``timezone``, ``external_id``, ``window``, ``active`` (templated).
+    :param key_prefix: the namespace this operator manages, e.g. ``"airflow/billing/"``.
+    :param prune: delete managed schedules that are not declared.
+    :param dry_run: log the plan and change nothing.
+    """
+
+    template_fields: Sequence[str] = ("schedules", "key_prefix", "trigger_conn_id")
+    template_fields_renderers = {"schedules": "json"}
+
+    def __init__(
+        self,
+        *,
+        schedules: Sequence[Mapping[str, Any]],
+        key_prefix: str,
+        prune: bool = True,
+        dry_run: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.schedules = schedules
+        self.key_prefix = key_prefix
+        self.prune = prune
+        self.is_dry_run = dry_run  # not ``self.dry_run``: that is a BaseOperator method
+
+    def declared(self) -> list[ScheduleSpec]:
+        if not isinstance(self.key_prefix, str) or not self.key_prefix.strip():
+            raise ValueError("key_prefix is required: the deduplication-key namespace this operator manages.")
+        if isinstance(self.schedules, str | bytes) or not isinstance(self.schedules, Sequence):
+            raise ValueError("schedules must be a list of mappings.")
+        specs = [ScheduleSpec.parse(raw) for raw in self.schedules]
+        keys = [spec.deduplication_key for spec in specs]
+        if duplicates := sorted({key for key in keys if keys.count(key) > 1}):
+            raise ValueError(f"Duplicate deduplication_key(s) in schedules: {duplicates}.")
+        if outside := [key for key in keys if not key.startswith(self.key_prefix)]:
+            raise ValueError(
+                f"deduplication_key(s) {outside} do not start with key_prefix {self.key_prefix!r}; "
+                "only keys under the prefix are managed (and pruned) by this operator."
+            )
+        return specs
+
+    def execute(self, context: Context) -> dict[str, list[str]]:
+        specs = self.declared()
+        self.check_timezones(specs)
+        managed = {
+            key: schedule
+            for schedule in map(schedule_view, self.hook.schedules.list(per_page=100))
+            if schedule["type"] == "IMPERATIVE"
+            and isinstance(key := schedule["deduplication_key"], str)
+            and key.startswith(self.key_prefix)
+        }
+        result: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "deleted": []}
+        writes: list[ScheduleSpec] = []
+        for spec in specs:
+            current = managed.get(spec.deduplication_key)
+            if current is None:
+                result["created"].append(spec.deduplication_key)
+            elif spec.matches(current):
+                result["unchanged"].append(spec.deduplication_key)
+                continue
+            else:
+                result["updated"].append(spec.deduplication_key)
+            writes.append(spec)
+        declared_keys = {spec.deduplication_key for spec in specs}
+        if self.prune:
+            result["deleted"] = sorted(key for key in managed if key not in declared_keys)
+        self.log.info(
+            "Schedule sync under %r%s: %s",
+            self.key_prefix,
+            " (dry run, nothing written)" if self.is_dry_run else "",
+            ", ".join(f"{len(v)} {k}" for k, v in result.items()),
+        )
+        for label, keys in result.items():
+            if keys and label != "unchanged":
+                self.log.info("  %s: %s", label, ", ".join(keys))
+        if self.is_dry_run:
+            return result
+        done: list[str] = []
+        try:
+            for spec in writes:
+                self.upsert(spec)
+                done.append(spec.deduplication_key)
+            for key in result["deleted"]:
+                self.hook.schedules.delete(managed[key]["id"])
+                done.append(key)
+        except Exception as err:
+            pending = [s.deduplication_key for s in writes] + result["deleted"]
+            raise AirflowException(
+                f"Schedule sync failed part-way ({err}). Applied: {', '.join(done) or 'nothing'}. "
+                f"Not applied: {', '.join(k for k in pending if k not in done)}."
+            ) from err
+        return result
+
+
+class TriggerDeleteScheduleOperator(_ScheduleOperator):
+    """Delete one imperative schedule, by id or by deduplication key. Returns the deleted id (or None).
+
+    :param schedule_id: ``sched_…`` (templated).
+    :param deduplication_key: find the schedule by its key instead (templated).
+    :param missing_ok: succeed (returning None) when there is no such schedule.
+    """
+
+    template_fields: Sequence[str] = ("schedule_id", "deduplication_key", "trigger_conn_id")
+
+    def __init__(
+        self,
+        *,
+        schedule_id: str | None = None,
+        deduplication_key: str | None = None,
+        missing_ok: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.schedule_id = schedule_id
+        self.deduplication_key = deduplication_key
+        self.missing_ok = missing_ok
+
+    def execute(self, context: Context) -> str | None:
+        if bool(self.schedule_id) == bool(self.deduplication_key):
+            raise ValueError("Give exactly one of schedule_id= or deduplication_key=.")
+        schedule_id = self.schedule_id or self._find(self.deduplication_key or "")
+        if schedule_id is None:
+            self._missing(f"no schedule has deduplication key {self.deduplication_key!r}")
+            return None
+        try:
+            self.hook.schedules.delete(schedule_id)
+        except NotFoundError:
+            self._missing(f"schedule {schedule_id} does not exist")
+            return None
+        self.log.info("Deleted Trigger.dev schedule %s", schedule_id)
+        return schedule_id
+
+    def _find(self, key: str) -> str | None:
+        for schedule in map(schedule_view, self.hook.schedules.list(per_page=100)):
+            if schedule["deduplication_key"] == key:
+                if schedule.get("type") == "DECLARATIVE":
+                    raise ValueError(f"Schedule {schedule['id']} is DECLARATIVE (defined in task code).")
+                return str(schedule["id"])
+        return None
+
+    def _missing(self, reason: str) -> None:
+        if not self.missing_ok:
+            raise AirflowException(f"Cannot delete: {reason} (set missing_ok=True to allow this).")
+        self.log.info("Nothing to delete: %s.", reason)

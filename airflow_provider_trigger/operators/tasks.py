@@ -1,0 +1,322 @@
+"""Trigger a Trigger.dev task from Airflow, wait for its run and hand its output downstream."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, conf
+
+from airflow_provider_trigger.client import NotFoundError, RequestOptions, RetryOptions
+from airflow_provider_trigger.hooks import TriggerHook
+from airflow_provider_trigger.operators.links import RUN_ID_XCOM_KEY, RUN_URL_XCOM_KEY, TriggerRunLink
+from airflow_provider_trigger.triggers._wait import (
+    FAILURE,
+    RunWatch,
+    TriggerWaitTimeoutError,
+    error_message,
+    raise_for_failure,
+    run_output,
+    status_name,
+    wait_for_run,
+)
+from airflow_provider_trigger.triggers.runs import EVENT_STATUSES, TriggerRunTrigger
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_trigger.client import Run
+
+CANCEL_REQUEST = RequestOptions(retry=RetryOptions(max_attempts=2, max_timeout=2.0), timeout=10.0)
+"""``on_kill`` cancels within about 20 s at worst: two attempts of at most 10 s each."""
+
+DEFAULT_IDEMPOTENCY_KEY = "airflow/{{ ti.dag_id }}/{{ ti.task_id }}/{{ ti.run_id }}/{{ ti.map_index }}"
+"""Default key: one per DAG run, task and map index (not per try), so Airflow retries re-attach."""
+
+
+def seconds(value: float | timedelta | None, name: str) -> float | None:
+    """A duration in seconds; rejects negative values with a message naming the argument."""
+    if value is None:
+        return None
+    result = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if result < 0:
+        raise ValueError(f"{name} must be >= 0 seconds, got {result:g}")
+    return result
+
+
+def check_json(value: Any, name: str) -> None:
+    """Fail before any request when ``value`` cannot be sent as JSON."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be JSON-serialisable: {exc}") from exc
+
+
+def check_task_identifier(value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(
+            f"task_identifier must be a non-empty string (the task's id in Trigger.dev), got {value!r}"
+        )
+
+
+class TriggerTaskOperator(BaseOperator):
+    """Trigger a Trigger.dev task and, by default, wait for its run and return the run's output.
+
+    The run id and dashboard URL go to XCom (keys ``run_id``, ``run_url``) as soon as the run exists.
+    The return value is the run id, or with ``wait_for_completion`` the run's output (parsed JSON).
+
+    Retries are safe: the default ``idempotency_key`` is derived from the DAG id, task id, DAG run id
+    and map index (not the try number), so a retry after a worker crash re-attaches to the run it
+    started, while a retry after the run failed starts a new one (the server clears failed runs' keys;
+    a cached run that was canceled gets its key reset). Pass your own (templated) key, or ``None`` to
+    start a new run on every try.
+
+    :param task_identifier: the Trigger.dev task id, e.g. ``"hello-world"``. Templated.
+    :param payload: the task's JSON payload. Templated (rendered as JSON in the UI).
+    :param idempotency_key: see above. Templated.
+    :param idempotency_key_ttl: how long the key holds, e.g. ``"1h"`` (server default 30 days).
+    :param trigger_queue: the Trigger.dev queue to run in (the API's ``queue`` option; Airflow's own
+        ``queue`` argument still picks the Airflow worker queue).
+    :param concurrency_key, delay, ttl, tags, max_attempts, max_duration, metadata, machine, version,
+        priority, region, test: the trigger options of the Trigger.dev API (``max_duration`` bounds the
+        run's compute time in Trigger.dev; ``timeout`` bounds the wait in Airflow).
+    :param trigger_options: any further trigger option of the client, snake_case. Templated.
+    :param wait_for_completion: wait for the run to finish and return its output.
+    :param poll_interval: seconds between two status checks while waiting.
+    :param timeout: stop waiting after this long (seconds or timedelta) and fail; the run keeps going and
+        a retry re-attaches to it. ``None`` waits as long as the task may run.
+    :param deferrable: wait in the triggerer instead of holding a worker slot.
+    :param cancel_on_kill: cancel the run when the task is killed (also while deferred, Airflow 3.3+).
+    :param trigger_conn_id: Airflow connection of type ``trigger``.
+    """
+
+    template_fields: Sequence[str] = (
+        "task_identifier",
+        "payload",
+        "idempotency_key",
+        "idempotency_key_ttl",
+        "trigger_queue",
+        "concurrency_key",
+        "delay",
+        "ttl",
+        "tags",
+        "metadata",
+        "machine",
+        "version",
+        "region",
+        "trigger_options",
+        "trigger_conn_id",
+    )
+    template_fields_renderers = {"payload": "json", "metadata": "json", "trigger_options": "json"}
+    operator_extra_links = (TriggerRunLink(),)
+    ui_color = "#c8f7c5"
+
+    def __init__(
+        self,
+        *,
+        task_identifier: str,
+        payload: Any = None,
+        idempotency_key: str | None = DEFAULT_IDEMPOTENCY_KEY,
+        idempotency_key_ttl: str | None = None,
+        trigger_queue: str | None = None,
+        concurrency_key: str | None = None,
+        delay: str | datetime | None = None,
+        ttl: str | int | None = None,
+        tags: str | list[str] | None = None,
+        max_attempts: int | None = None,
+        max_duration: int | None = None,
+        metadata: dict[str, Any] | None = None,
+        machine: str | None = None,
+        version: str | None = None,
+        priority: int | None = None,
+        region: str | None = None,
+        test: bool | None = None,
+        trigger_options: dict[str, Any] | None = None,
+        wait_for_completion: bool = True,
+        poll_interval: float = 5.0,
+        timeout: float | timedelta | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        cancel_on_kill: bool = True,
+        trigger_conn_id: str = TriggerHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if task_identifier == "":
+            check_task_identifier(task_identifier)
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
+        self.task_identifier = task_identifier
+        self.payload = payload
+        self.idempotency_key = idempotency_key
+        self.idempotency_key_ttl = idempotency_key_ttl
+        self.trigger_queue = trigger_queue
+        self.concurrency_key = concurrency_key
+        self.delay = delay
+        self.ttl = ttl
+        self.tags = tags
+        self.max_attempts = max_attempts
+        self.max_duration = max_duration
+        self.metadata = metadata
+        self.machine = machine
+        self.version = version
+        self.priority = priority
+        self.region = region
+        self.test = test
+        self.trigger_options = trigger_options
+        self.wait_for_completion = wait_for_completion
+        self.poll_interval = float(poll_interval)
+        self.timeout = seconds(timeout, "timeout")
+        self.deferrable = deferrable
+        self.cancel_on_kill = cancel_on_kill
+        self.trigger_conn_id = trigger_conn_id
+        self.run_id: str | None = None
+        self._finished = False
+
+    @cached_property
+    def hook(self) -> TriggerHook:
+        return TriggerHook(trigger_conn_id=self.trigger_conn_id)
+
+    # -- triggering -------------------------------------------------------------------------------
+
+    def _options(self) -> dict[str, Any]:
+        """The trigger options that are set, snake_case as the client takes them."""
+        options = {
+            "queue": self.trigger_queue,
+            "concurrency_key": self.concurrency_key,
+            "idempotency_key": self.idempotency_key,
+            "idempotency_key_ttl": self.idempotency_key_ttl,
+            "delay": self.delay,
+            "ttl": self.ttl,
+            "tags": self.tags,
+            "max_attempts": self.max_attempts,
+            "max_duration": self.max_duration,
+            "metadata": self.metadata,
+            "machine": self.machine,
+            "version": self.version,
+            "priority": self.priority,
+            "region": self.region,
+            "test": self.test,
+            **(self.trigger_options or {}),
+        }
+        return {name: value for name, value in options.items() if value is not None}
+
+    def _check_inputs(self) -> None:
+        """Validate the rendered arguments before sending anything."""
+        check_task_identifier(self.task_identifier)
+        check_json(self.payload, "payload")
+        check_json(self.metadata, "metadata")
+        if self.idempotency_key is not None and not str(self.idempotency_key).strip():
+            raise ValueError("idempotency_key rendered to an empty string; pass None to disable it")
+
+    def trigger_run(self, context: Context) -> str:
+        """Trigger the task (or re-attach to the run this task already started) and publish its id."""
+        self._check_inputs()
+        options = self._options()
+        try:
+            result = self.hook.tasks.trigger(self.task_identifier, self.payload, **options)
+        except NotFoundError as exc:
+            raise task_not_found(self.task_identifier, self.hook) from exc
+        run_id = self._reuse_or_restart(result.id, options) if result.is_cached else result.id
+        self.run_id = run_id
+        context["ti"].xcom_push(key=RUN_ID_XCOM_KEY, value=run_id)
+        context["ti"].xcom_push(key=RUN_URL_XCOM_KEY, value=self.hook.run_url(run_id))
+        return run_id
+
+    def _reuse_or_restart(self, run_id: str, options: dict[str, Any]) -> str:
+        """Re-attach to a cached run, unless it ended badly (e.g. canceled): then reset the key and restart."""
+        status = status_name(self.hook.runs.retrieve(run_id))
+        if status not in FAILURE:
+            self.log.info(
+                "Re-attached to run %s (%s), started earlier with the same idempotency key", run_id, status
+            )
+            return run_id
+        self.log.info(
+            "Run %s for this idempotency key ended %s; resetting the key, starting a new run", run_id, status
+        )
+        self.hook.client.idempotency_keys.reset(self.idempotency_key, task_identifier=self.task_identifier)
+        return str(self.hook.tasks.trigger(self.task_identifier, self.payload, **options).id)
+
+    # -- waiting ----------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> Any:
+        run_id = self.trigger_run(context)
+        url = self.hook.run_url(run_id)
+        self.log.info("Triggered %s: run %s: %s", self.task_identifier, run_id, url)
+        if not self.wait_for_completion:
+            self._finished = True
+            return run_id
+        watch = RunWatch(run_id, url=url, log=self.log)
+        if self.deferrable:
+            run = self.hook.runs.retrieve(run_id)
+            if (outcome := watch.outcome(run)) is not None:
+                return self._finish(outcome, run, url)
+            self.defer(
+                trigger=TriggerRunTrigger(
+                    run_id,
+                    trigger_conn_id=self.trigger_conn_id,
+                    poll_interval=self.poll_interval,
+                    end_time=None if self.timeout is None else time.time() + self.timeout,
+                    cancel_on_kill=self.cancel_on_kill,
+                    run_url=url,
+                ),
+                method_name="execute_complete",
+            )
+        outcome, run = wait_for_run(
+            self.hook.runs.retrieve, watch, poll_interval=self.poll_interval, timeout=self.timeout
+        )
+        return self._finish(outcome, run, url)
+
+    def _finish(self, outcome: str, run: Run, url: str) -> Any:
+        self._finished = True
+        if outcome != "success":
+            raise_for_failure(run.id, status_name(run), error_message(run), url)
+        return run_output(run)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger fired: validate its event, then return the output or fail."""
+        if (
+            not isinstance(event, dict)
+            or event.get("status") not in EVENT_STATUSES
+            or not event.get("run_id")
+        ):
+            raise AirflowException(f"Unexpected event from the Trigger.dev wait trigger: {event!r}")
+        run_id = str(event["run_id"])
+        self.run_id = run_id
+        self._finished = True
+        url = self.hook.run_url(run_id)
+        status, message = event["status"], str(event.get("message") or "")
+        if status == "success":
+            if "output" in event:
+                return event["output"]
+            return run_output(self.hook.runs.retrieve(run_id))
+        if status == "failed":
+            raise_for_failure(run_id, str(event.get("run_status")), message, url)
+        if status == "timeout":
+            raise TriggerWaitTimeoutError(f"{message} ({url}); the run keeps going.")
+        raise AirflowException(f"Waiting for Trigger.dev run {run_id} failed: {message} ({url})")
+
+    def on_kill(self) -> None:
+        """Cancel the remote run (best effort, bounded) when the task is killed while waiting."""
+        if not self.cancel_on_kill or self.run_id is None or self._finished:
+            return
+        cancel_run(self.hook, self.run_id, self.log)
+
+
+def task_not_found(task_identifier: str, hook: TriggerHook) -> AirflowException:
+    return AirflowException(
+        f"Trigger.dev task {task_identifier!r} was not found in the {hook.environment} environment of "
+        f"connection {hook.trigger_conn_id!r}: check the task id and that a version with it is deployed"
+    )
+
+
+def cancel_run(hook: TriggerHook, run_id: str, log: Any) -> None:
+    """Cancel one run, bounded in time (no retries beyond one); errors are logged, never raised."""
+    try:
+        hook.runs.cancel(run_id, request_options=CANCEL_REQUEST)
+        log.info("Canceled Trigger.dev run %s because the task was killed", run_id)
+    except Exception as exc:
+        log.warning("Could not cancel Trigger.dev run %s: %s", run_id, exc)
