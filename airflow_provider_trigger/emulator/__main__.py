@@ -15,8 +15,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8030, help="0 picks a free port")
     parser.add_argument("--duration", type=float, default=2.0, help="default seconds a run executes")
     parser.add_argument("--queue-time", type=float, default=0.5, help="default seconds a run stays QUEUED")
+    parser.add_argument(
+        "--realtime-hold", type=float, default=20.0, help="seconds a quiet live request is held"
+    )
+    parser.add_argument(
+        "--electric", action="store_true", help="realtime feeds behave like Electric, not native"
+    )
+    parser.add_argument(
+        "--live-limit", type=int, default=None, help="live realtime requests per env (Free: 10)"
+    )
     args = parser.parse_args(argv)
-    config = EmulatorConfig(default_duration=args.duration, default_queue_time=args.queue_time)
+    config = EmulatorConfig(
+        default_duration=args.duration,
+        default_queue_time=args.queue_time,
+        realtime_hold_timeout=args.realtime_hold,
+        realtime_electric_mode=args.electric,
+        realtime_live_limit=args.live_limit,
+    )
     server = EmulatorServer(args.host, args.port, config=config, log_level="info").start()
     print(f"Trigger.dev emulator listening on {server.base_url}", flush=True)
     print(f"  TRIGGER_API_URL={server.base_url}")

@@ -281,7 +281,9 @@ def diff(
             else:
                 operation = "update"
                 value = {"id": row["id"], **{k: v for k, v in row.items() if previous[1].get(k) != v}}
-            messages.append({"key": key(run.internal_id), "value": value, "headers": {"operation": operation}})
+            messages.append(
+                {"key": key(run.internal_id), "value": value, "headers": {"operation": operation}}
+            )
     return Changes(messages, seen, max_ms)
 
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, mask_secret
 from dotenv import dotenv_values
 
-from airflow_provider_trigger.client import TriggerClient
+from airflow_provider_trigger.client import NotFoundError, TriggerClient
 from airflow_provider_trigger.hooks import TriggerHook
 
 if TYPE_CHECKING:
@@ -303,11 +303,7 @@ class TriggerEnvVarsSyncOperator(BaseOperator):
         desired = self.desired_variables()
         is_declared_secret = secret_matcher(self.secret_names)
         project_ref, environment = self._target()
-        envvars = self.envvars_api
-        current = [
-            CurrentVar(name=var.name, value=var.value, is_secret=bool(var.is_secret))
-            for var in envvars.list(project_ref, environment)
-        ]
+        current = self._current(project_ref, environment)
         plan = plan_sync(
             desired,
             current,
@@ -315,13 +311,25 @@ class TriggerEnvVarsSyncOperator(BaseOperator):
             prune=self.prune,
             rewrite_secrets=self.rewrite_secrets,
         )
-        for value in {**plan.plain_writes, **plan.secret_writes}.values():
-            mask_secret(value)
+        for name, value in desired.items():  # every value pushed, and every secret even if not pushed
+            if name in plan.plain_writes or name in plan.secret_writes or is_declared_secret(name):
+                mask_secret(value)
         self._log_plan(plan, project_ref, environment)
         if self.is_dry_run or not plan.has_writes:
             return plan.summary()
         self._apply(plan, project_ref, environment)
         return plan.summary()
+
+    def _current(self, project_ref: str, environment: str) -> list[CurrentVar]:
+        """The environment's variables now (one request); an unknown environment fails clearly."""
+        try:
+            listed = self.envvars_api.list(project_ref, environment)
+        except NotFoundError as err:
+            raise ValueError(
+                f"Trigger.dev has no {environment!r} environment in project {project_ref!r} "
+                f"(or the branch does not exist): {err.message}"
+            ) from err
+        return [CurrentVar(name=v.name, value=v.value, is_secret=bool(v.is_secret)) for v in listed]
 
     def _target(self) -> tuple[str, str]:
         """Project and environment slug, checked against the connection before any request."""

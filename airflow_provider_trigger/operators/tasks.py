@@ -227,9 +227,9 @@ class TriggerTaskOperator(BaseOperator):
         return run_id
 
     def _reuse_or_restart(self, run_id: str, options: dict[str, Any]) -> str:
-        """Re-attach to a cached run, unless it ended badly (e.g. canceled): then reset the key and restart."""
+        """Re-attach to a cached run, unless it ended badly (e.g. canceled): then reset its key, restart."""
         status = status_name(self.hook.runs.retrieve(run_id))
-        if status not in FAILURE:
+        if status not in FAILURE or self.idempotency_key is None:
             self.log.info(
                 "Re-attached to run %s (%s), started earlier with the same idempotency key", run_id, status
             )

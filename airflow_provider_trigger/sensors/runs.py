@@ -12,6 +12,7 @@ from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
+    AirflowSkipException,
     BaseSensorOperator,
     PokeReturnValue,
     conf,
@@ -118,7 +119,12 @@ class TriggerRunSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         started = time.time()
-        done = self.poke(context)
+        try:
+            done = self.poke(context)
+        except AirflowFailException as exc:  # as BaseSensorOperator.execute treats a failing poke
+            if self.soft_fail or getattr(self, "never_fail", False):
+                raise AirflowSkipException(f"Skipping due to soft_fail: {exc}") from exc
+            raise
         if isinstance(done, PokeReturnValue):
             return done.xcom_value
         self.defer(

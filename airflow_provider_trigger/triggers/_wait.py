@@ -213,4 +213,6 @@ def wait_for_runs(
                 f"{len(pending)} of {len(watches)} Trigger.dev runs were still running after {timeout:g}s: "
                 f"{', '.join(pending)}; the runs keep going."
             )
-        sleep(poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - time.monotonic())))
+        sleep(
+            poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - time.monotonic()))
+        )

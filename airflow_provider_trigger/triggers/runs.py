@@ -111,7 +111,9 @@ class TriggerRunTrigger(BaseTrigger):
                 remaining = self.end_time - time.time()
                 if remaining <= 0:
                     status = status_name(run)
-                    return self._event("timeout", status, f"Run {self.run_id} was still {status} at the deadline")
+                    return self._event(
+                        "timeout", status, f"Run {self.run_id} was still {status} at the deadline"
+                    )
                 delay = min(delay, remaining)
             await asyncio.sleep(delay)
 
@@ -189,7 +191,9 @@ class TriggerBatchTrigger(BaseTrigger):
     async def _wait(self, statuses: dict[str, str | None]) -> dict[str, Any]:
         hook = TriggerHook(trigger_conn_id=self.trigger_conn_id)
         client = await hook.get_async_client()
-        watches = {run_id: RunWatch(run_id, url=hook.run_url(run_id), log=self.log) for run_id in self.run_ids}
+        watches = {
+            run_id: RunWatch(run_id, url=hook.run_url(run_id), log=self.log) for run_id in self.run_ids
+        }
         failed: list[str] = []
         while True:
             pending = [run_id for run_id in self.run_ids if run_id not in self._finished]
@@ -202,14 +206,18 @@ class TriggerBatchTrigger(BaseTrigger):
                         failed.append(run_id)
             if len(self._finished) == len(self.run_ids):
                 if failed:
-                    return self._event("failed", statuses, failed, f"{len(failed)} of {len(self.run_ids)} failed")
+                    return self._event(
+                        "failed", statuses, failed, f"{len(failed)} of {len(self.run_ids)} failed"
+                    )
                 return self._event("success", statuses, [], f"All {len(self.run_ids)} runs completed")
             delay = self.poll_interval
             if self.end_time is not None:
                 remaining = self.end_time - time.time()
                 if remaining <= 0:
                     left = len(self.run_ids) - len(self._finished)
-                    return self._event("timeout", statuses, failed, f"{left} runs still running at the deadline")
+                    return self._event(
+                        "timeout", statuses, failed, f"{left} runs still running at the deadline"
+                    )
                 delay = min(delay, remaining)
             await asyncio.sleep(delay)
 

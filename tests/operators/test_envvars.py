@@ -207,3 +207,44 @@ def test_partial_failure_reports_what_was_applied(conn: EmulatorServer) -> None:
     assert "Applied: A, B" in message
     assert "Not applied: C" in message
     assert "changed" not in message  # names only, never the value
+
+
+def test_preview_branch_from_the_operator(monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer) -> None:
+    _use_connection(monkeypatch, emulator, password=emulator.pat)
+    summary = _sync(variables={"ON_BRANCH": "yes"}, environment="preview", preview_branch="feature-x")
+    assert summary["added"] == ["ON_BRANCH"]
+    branch_env = emulator.state.add_branch("preview", "feature-x")
+    with emulator.state.lock:
+        assert emulator.state.stores.envvars[branch_env.id]["ON_BRANCH"].value == "yes"
+    assert {r.headers.get("x-trigger-branch") for r in emulator.requests} == {"feature-x"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"environment": "preview"}, "needs a branch"),
+        ({"environment": "preview", "preview_branch": "b", "prune": True}, "prune=True is not supported"),
+    ],
+)
+def test_preview_misuse_fails_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer, kwargs: dict[str, Any], message: str
+) -> None:
+    _use_connection(monkeypatch, emulator, password=emulator.pat)
+    with pytest.raises(ValueError, match=message):
+        _sync(variables={"A": "1"}, **kwargs)
+    assert list(emulator.requests) == []
+
+
+def test_nothing_is_read_in_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_TRIGGER_DEFAULT", raising=False)
+    op = TriggerEnvVarsSyncOperator(task_id="t", env_file="/does/not/exist.env", trigger_conn_id="nowhere")
+    assert op.env_file == "/does/not/exist.env" and "hook" not in op.__dict__
+
+
+def test_an_environment_the_project_lacks_fails_before_any_write(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer
+) -> None:
+    _use_connection(monkeypatch, emulator, password=emulator.pat, project_ref="proj_emulatorotherproject")
+    with pytest.raises(ValueError, match="no 'staging' environment in project 'proj_emulatorotherproject'"):
+        _sync(variables={"A": "1"}, environment="staging")
+    assert [r.method for r in emulator.requests] == ["GET"]

@@ -176,3 +176,30 @@ def test_delete_by_key_and_by_id(conn: EmulatorServer) -> None:
         TriggerDeleteScheduleOperator(task_id="d3", schedule_id=a["id"]).execute({})  # type: ignore[arg-type]
     gone = TriggerDeleteScheduleOperator(task_id="d4", deduplication_key="b", missing_ok=True)
     assert gone.execute({}) is None  # type: ignore[arg-type]
+
+
+def test_timezones_fall_back_to_local_data_when_the_endpoint_fails(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer
+) -> None:
+    conn = {
+        "conn_type": "trigger",
+        "host": emulator.base_url,
+        "password": emulator.secret_key,
+        "extra": {"retry_max_attempts": 1},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_TRIGGER_DEFAULT", json.dumps(conn))
+    emulator.faults.inject(method="GET", path="/api/v1/timezones", kind=503, count=None)
+    schedule = _upsert(task="cleanup", cron="0 1 * * *", deduplication_key="tz", timezone="Asia/Tokyo")
+    assert schedule["timezone"] == "Asia/Tokyo"
+    with pytest.raises(ValueError, match="Unknown timezone"):
+        _upsert(task="cleanup", cron="0 1 * * *", deduplication_key="tz", timezone="Asia/Atlantis")
+
+
+def test_nothing_is_read_in_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_TRIGGER_DEFAULT", raising=False)
+    ops = [
+        TriggerScheduleOperator(task_id="a", task="t", cron="bad", deduplication_key="k"),
+        TriggerSchedulesSyncOperator(task_id="b", schedules=[], key_prefix=""),
+        TriggerDeleteScheduleOperator(task_id="c"),
+    ]
+    assert all("hook" not in op.__dict__ for op in ops)

@@ -73,13 +73,9 @@ def test_failure_status_fails_at_once_without_retries(start_run: Any, emulator: 
     assert f"{emulator.base_url}/runs/{run_id}" in str(excinfo.value)
 
 
-def test_failure_with_soft_fail_skips(start_run: Any) -> None:
-    run_id = start_run(fail="nope")
-    with pytest.raises(AirflowSkipException):
-        execute(make_sensor(run_id, soft_fail=True))
-
-
-@pytest.mark.parametrize(("soft_fail", "error"), [(False, AirflowSensorTimeout), (True, AirflowSkipException)])
+@pytest.mark.parametrize(
+    ("soft_fail", "error"), [(False, AirflowSensorTimeout), (True, AirflowSkipException)]
+)
 def test_poke_mode_timeout(start_run: Any, soft_fail: bool, error: type[Exception]) -> None:
     run_id = start_run(duration=30)
     with pytest.raises(error):
@@ -95,7 +91,9 @@ def test_reschedule_mode_frees_the_slot_until_done(start_run: Any) -> None:
     assert execute(make_sensor(finished, mode="reschedule")) == {"ok": 2}
 
 
-@pytest.mark.parametrize(("soft_fail", "error"), [(False, AirflowSensorTimeout), (True, AirflowSkipException)])
+@pytest.mark.parametrize(
+    ("soft_fail", "error"), [(False, AirflowSensorTimeout), (True, AirflowSkipException)]
+)
 def test_reschedule_mode_timeout(start_run: Any, soft_fail: bool, error: type[Exception]) -> None:
     run_id = start_run(duration=30)
     task, context, ti = start_try(make_sensor(run_id, mode="reschedule", timeout=60, soft_fail=soft_fail))
@@ -119,7 +117,9 @@ def test_deferrable_defers_with_the_sensor_timeout_then_completes(start_run: Any
     assert task.resume_execution("execute_complete", {"event": event}, context) == {"deferred": True}
 
 
-@pytest.mark.parametrize(("soft_fail", "error"), [(False, AirflowSensorTimeout), (True, AirflowSkipException)])
+@pytest.mark.parametrize(
+    ("soft_fail", "error"), [(False, AirflowSensorTimeout), (True, AirflowSkipException)]
+)
 def test_deferrable_timeout_from_the_trigger(start_run: Any, soft_fail: bool, error: type[Exception]) -> None:
     run_id = start_run(duration=30)
     task, context, _ = start_try(make_sensor(run_id, deferrable=True, timeout=0.3, soft_fail=soft_fail))
@@ -132,7 +132,9 @@ def test_deferrable_timeout_from_the_trigger(start_run: Any, soft_fail: bool, er
         task.resume_execution("execute_complete", {"event": event}, context)
 
 
-@pytest.mark.parametrize(("soft_fail", "error"), [(False, AirflowSensorTimeout), (True, AirflowSkipException)])
+@pytest.mark.parametrize(
+    ("soft_fail", "error"), [(False, AirflowSensorTimeout), (True, AirflowSkipException)]
+)
 def test_deferrable_timeout_from_airflow(start_run: Any, soft_fail: bool, error: type[Exception]) -> None:
     """The triggerer's own deferral timeout (``timeout=`` passed to ``defer``) resumes with ``__fail__``."""
     from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
@@ -150,6 +152,13 @@ def test_deferrable_failure_fails_at_once(start_run: Any) -> None:
     event = asyncio.run(first_event(deferred.value.trigger))
     with pytest.raises(AirflowFailException, match="late failure"):
         task.resume_execution("execute_complete", {"event": event}, context)
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_a_run_that_already_failed_is_skipped_with_soft_fail(start_run: Any, deferrable: bool) -> None:
+    run_id = start_run(fail="nope", duration=0, queue_time=0)
+    with pytest.raises(AirflowSkipException, match="nope"):
+        execute(make_sensor(run_id, soft_fail=True, deferrable=deferrable))
 
 
 def test_bad_run_ids_fail_clearly(emulator: EmulatorServer) -> None:

@@ -13,7 +13,13 @@ from airflow.sdk import dag, task
 from airflow_provider_trigger.operators.tasks import TriggerTaskOperator
 
 
-@dag(schedule=None, start_date=datetime(2026, 1, 1), catchup=False, params={"name": "Airflow"}, tags=["trigger.dev"])
+@dag(
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    params={"name": "Airflow"},
+    tags=["trigger.dev"],
+)
 def example_trigger_task() -> None:
     # Waits for the run (an Airflow retry re-attaches to it) and returns its output.
     hello = TriggerTaskOperator(

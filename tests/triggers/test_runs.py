@@ -43,7 +43,11 @@ def start(client: Any, task: str = "hello-world", payload: Any = None) -> str:
 
 def test_serialize_round_trips_as_plain_json() -> None:
     trigger = TriggerRunTrigger(
-        "run_abc", poll_interval=2, end_time=1_900_000_000.5, cancel_on_kill=False, run_url="http://x/runs/run_abc"
+        "run_abc",
+        poll_interval=2,
+        end_time=1_900_000_000.5,
+        cancel_on_kill=False,
+        run_url="http://x/runs/run_abc",
     )
     classpath, kwargs = trigger.serialize()
 
@@ -113,7 +117,9 @@ async def test_target_statuses_end_the_wait_early(emulator: EmulatorServer, clie
     run_id = start(client)
 
     event = await first_event(
-        TriggerRunTrigger(run_id, poll_interval=0.05, target_statuses=["EXECUTING"], failure_statuses=["CANCELED"])
+        TriggerRunTrigger(
+            run_id, poll_interval=0.05, target_statuses=["EXECUTING"], failure_statuses=["CANCELED"]
+        )
     )
 
     assert event["status"] == "success"
@@ -142,7 +148,9 @@ async def test_on_kill_cancels_the_run(emulator: EmulatorServer, client: Any) ->
     assert emulator.state.run_status(run_id) == "CANCELED"
 
 
-async def test_on_kill_leaves_the_run_alone_without_cancel_on_kill(emulator: EmulatorServer, client: Any) -> None:
+async def test_on_kill_leaves_the_run_alone_without_cancel_on_kill(
+    emulator: EmulatorServer, client: Any
+) -> None:
     emulator.state.set_task(TaskBehaviour("hello-world", duration=30))
     run_id = start(client)
 

@@ -15,7 +15,9 @@ def watch_of(caplog: pytest.LogCaptureFixture) -> RunWatch:
     return RunWatch("run_1", url="http://dash/runs/run_1", log=logging.getLogger("wait-test"))
 
 
-def test_terminal_statuses_are_decided_client_side_not_by_is_completed(caplog: pytest.LogCaptureFixture) -> None:
+def test_terminal_statuses_are_decided_client_side_not_by_is_completed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     watch = watch_of(caplog)
     # The API's isCompleted is false for EXPIRED and TIMED_OUT: the wait must still end.
     assert watch.outcome(Run(id="run_1", status="EXPIRED", isCompleted=False)) == "failed"
