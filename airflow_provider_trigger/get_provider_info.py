@@ -108,12 +108,12 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": CONN_FIELDS,
             }
         ],
-        # --- Filled by the lead as these parts land (module paths only; Airflow does not import them).
         "operators": [
             {
                 "integration-name": INTEGRATION,
                 "python-modules": [
                     "airflow_provider_trigger.operators.tasks",
+                    "airflow_provider_trigger.operators.batches",
                     "airflow_provider_trigger.operators.runs",
                     "airflow_provider_trigger.operators.envvars",
                     "airflow_provider_trigger.operators.schedules",
@@ -126,7 +126,5 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_trigger.triggers.runs"]}
         ],
-        # Airflow imports extra-link classes at discovery and warns when one is missing, so the lead adds
-        # "airflow_provider_trigger.operators.links.TriggerRunLink" here once that class exists.
-        "extra-links": [],
+        "extra-links": ["airflow_provider_trigger.operators.links.TriggerRunLink"],
     }

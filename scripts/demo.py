@@ -31,7 +31,7 @@ def _short(value: Any, width: int = 70) -> str:
 def _configure_airflow(home: Path, emulator: EmulatorServer) -> None:
     dags = home / "dags"
     dags.mkdir(parents=True)
-    for example in sorted(EXAMPLES.glob("example_*.py")):
+    for example in sorted(EXAMPLES.glob("example_*")):
         shutil.copy(example, dags / example.name)
     os.environ.update(
         {
@@ -57,44 +57,28 @@ def _configure_airflow(home: Path, emulator: EmulatorServer) -> None:
 
 def _run_dags(dags_folder: Path) -> bool:
     from airflow.dag_processing.dagbag import DagBag
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
 
-    bag = DagBag(dag_folder=str(dags_folder), include_examples=False)
+    bag = DagBag(dag_folder=str(dags_folder))
     for path, error in bag.import_errors.items():
         print(f"✗ could not import {path}:\n{error}")
     ok = not bag.import_errors
     for dag_id in sorted(bag.dag_ids):
-        dag = bag.get_dag(dag_id)
-        print(f"\n▶ {dag_id}")
-        run = dag.test()
-        state = str(run.state)
-        ok &= state == "success"
-        print(f"  DAG run: {state}")
-        with create_session() as session:
-            for ti in sorted(run.get_task_instances(session=session), key=lambda t: (t.task_id, t.map_index)):
-                name = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
-                values = {
-                    x.key: x.value
-                    for x in session.query(XComModel).filter_by(
-                        dag_id=dag_id, run_id=run.run_id, task_id=ti.task_id, map_index=ti.map_index
-                    )
-                }
-                detail = []
-                if "run_id" in values:
-                    detail.append(f"run {XComModel.deserialize_value(_Row(values['run_id']))}")
-                if "return_value" in values:
-                    returned = XComModel.deserialize_value(_Row(values["return_value"]))
-                    detail.append(f"→ {_short(returned)}")
-                print(f"  {'✓' if str(ti.state) == 'success' else '✗'} {name:<28} {ti.state!s:<10} {' '.join(detail)}")
+        print(f"\n▶ {dag_id}", flush=True)
+        run = bag.get_dag(dag_id).test()
+        ok &= run.state == "success"
+        print(f"  DAG run {run.run_id}: {run.state}")
+        for ti in sorted(run.get_task_instances(), key=lambda t: (t.task_id, t.map_index)):
+            name = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+            detail = []
+            run_id = ti.xcom_pull(task_ids=ti.task_id, key="run_id", map_indexes=ti.map_index)
+            if run_id:
+                detail.append(f"run {run_id}")
+            returned = ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index)
+            if returned is not None:
+                detail.append(f"→ {_short(returned)}")
+            mark = "✓" if ti.state in ("success", "skipped") else "✗"
+            print(f"  {mark} {name:<26} {ti.state!s:<9} {' '.join(detail)}")
     return ok
-
-
-class _Row:
-    """The shape ``XComModel.deserialize_value`` reads."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
 
 
 def _print_emulator_view(emulator: EmulatorServer) -> None:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from airflow_provider_trigger.client._client import AsyncTriggerClient, RawResponses, TriggerClient
+from airflow_provider_trigger.client._executor import Async, AsyncRaw, Sync, SyncRaw
 from airflow_provider_trigger.client._idempotency import batch_item_key, hash_key, make_key
 from airflow_provider_trigger.client._keys import KeyKind, key_kind
 from airflow_provider_trigger.client._response import RawResponse
@@ -41,9 +42,17 @@ from airflow_provider_trigger.client.pagination import (
     OffsetPage,
     SyncPage,
 )
+from airflow_provider_trigger.client.resources._filters import RunFilter
+from airflow_provider_trigger.client.resources._options import TriggerOptions
 
 __all__ = [
     "NO_RETRY",
+    "Async",
+    "AsyncRaw",
+    "RunFilter",
+    "Sync",
+    "SyncRaw",
+    "TriggerOptions",
     "APIError",
     "ApiConnectionError",
     "ApiError",

@@ -60,10 +60,11 @@ def resolve_base_url(base_url: str | None, default: str) -> str:
 def resolve_branch(preview_branch: str | None) -> str | None:
     """The given branch, else ``TRIGGER_PREVIEW_BRANCH``, ``VERCEL_GIT_COMMIT_REF``, ``TRIGGER_DEV_BRANCH``.
 
-    The dev sentinel ``"default"`` means no branch.
+    The dev sentinel ``"default"`` means no branch; an explicit ``""`` means no branch and no
+    environment lookup (the hook passes it so a worker's environment cannot add a branch).
     """
-    if preview_branch:
-        return preview_branch
+    if preview_branch is not None:
+        return preview_branch if preview_branch and preview_branch != "default" else None
     for name in ("TRIGGER_PREVIEW_BRANCH", "VERCEL_GIT_COMMIT_REF"):
         if value := os.environ.get(name):
             return value

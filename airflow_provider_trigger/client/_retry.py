@@ -61,7 +61,11 @@ def rate_limit_delay(exc: ApiError, now: float, rng: Callable[[], float]) -> flo
 
 
 class RetryPolicy:
-    """One ``RetryOptions`` turned into reusable tenacity controllers (sync and async)."""
+    """One ``RetryOptions`` turned into reusable tenacity controllers (sync and async).
+
+    The first attempt runs directly (the common, successful path costs nothing extra); after a
+    retryable failure tenacity drives attempts 2..max_attempts with the same wait rules.
+    """
 
     def __init__(
         self,
@@ -73,31 +77,54 @@ class RetryPolicy:
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.options = options
+        self._sleep = sleep
+        self._async_sleep = async_sleep
         self._clock = clock
         self._rng = rng
-        common = {
-            "stop": tenacity.stop_after_attempt(options.max_attempts),
-            "wait": self._wait,
-            "retry": tenacity.retry_if_exception(should_retry),
-            "reraise": True,
-        }
-        self._sync = tenacity.Retrying(sleep=sleep, **common)  # type: ignore[arg-type]
-        self._async = tenacity.AsyncRetrying(sleep=async_sleep, **common)  # type: ignore[arg-type]
+        self._sync: tenacity.Retrying | None = None
+        self._async: tenacity.AsyncRetrying | None = None
+        if options.max_attempts > 1:
+            common = {
+                "stop": tenacity.stop_after_attempt(options.max_attempts - 1),
+                "wait": self._wait,
+                "retry": tenacity.retry_if_exception(should_retry),
+                "reraise": True,
+            }
+            self._sync = tenacity.Retrying(sleep=sleep, **common)  # type: ignore[arg-type]
+            self._async = tenacity.AsyncRetrying(sleep=async_sleep, **common)  # type: ignore[arg-type]
 
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
+    def delay(self, exc: BaseException, attempt: int) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based) that raised ``exc``."""
         if (
             isinstance(exc, ApiError)
             and exc.status == 429
             and exc.headers.get("x-should-retry") != "true"
-            and (delay := rate_limit_delay(exc, self._clock(), self._rng)) is not None
+            and (wait := rate_limit_delay(exc, self._clock(), self._rng)) is not None
         ):
-            return delay
-        return backoff_delay(self.options, state.attempt_number, self._rng)
+            return wait
+        return backoff_delay(self.options, attempt, self._rng)
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return self.delay(exc, state.attempt_number + 1) if exc else 0.0  # +1: the first ran outside
 
     def call(self, attempt: Callable[[], T]) -> T:
         """Run ``attempt`` until it succeeds, fails for good, or attempts run out (last error raised)."""
+        try:
+            return attempt()
+        except Exception as exc:
+            if self._sync is None or not should_retry(exc):
+                raise
+            self._sleep(self.delay(exc, 1))
         return self._sync(attempt)
 
     async def acall(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        return await self._async(attempt)
+        try:
+            return await attempt()
+        except Exception as exc:
+            if self._async is None or not should_retry(exc):
+                raise
+            await self._async_sleep(self.delay(exc, 1))
+        # tenacity keeps per-call iteration state in a thread-local, which concurrent coroutines of one
+        # event loop would share: give each retrying call its own copy (only on this rare path).
+        return await self._async.copy()(attempt)

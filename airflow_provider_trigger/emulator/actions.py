@@ -47,6 +47,7 @@ def settle(state: EmulatorState) -> None:
             if action.applied or action.aborted_at is not None or now < due:
                 continue
             action.applied = True
+            state.version += 1
             for run_id in action.run_ids:
                 run = state.stores.runs.get(run_id)
                 if run is None:

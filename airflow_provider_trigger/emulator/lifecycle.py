@@ -123,6 +123,15 @@ def view(run: Run, now: float, pauses: list[tuple[float, float | None]] | None =
     return RunView(final, start, end, None, max(touched, end))
 
 
+def next_change(run: Run, now: float, pauses: list[tuple[float, float | None]] | None = None) -> float:
+    """The earliest time after ``now`` when the run's derived state may change (``INF`` if never)."""
+    ready_at = run.delay_until if run.delay_until is not None else run.created_at
+    start = start_time(ready_at, run.queue_time, pauses or [])
+    end = start + min(run.duration, run.max_duration if run.max_duration is not None else INF)
+    expire = ready_at + run.ttl if run.ttl else INF
+    return min((t for t in (ready_at, start, end, expire) if t > now), default=INF)
+
+
 def _waiting(run: Run, now: float, ready_at: float, touched: float) -> RunView:
     if run.delay_until is not None and now < run.delay_until:
         return RunView("DELAYED", None, None, None, touched)
@@ -228,11 +237,13 @@ def list_item(run: Run, v: RunView, now: float, api_version: str | None) -> dict
             "isTest": run.is_test,
             "ttl": run.ttl_text if run.ttl else None,
             "expiredAt": iso(v.expired_at),
-            "env": {
-                "id": run.env.id,
-                "name": run.env.slug,
-                "user": None if run.env.slug != "dev" else "emulator",
-            },
+            "env": compact(
+                {
+                    "id": run.env.id,
+                    "name": run.env.slug,
+                    "user": "emulator" if run.env.slug == "dev" else None,
+                }
+            ),
             "tags": list(run.tags),
             "costInCents": _cost(v, now),
             "baseCostInCents": 0,

@@ -127,6 +127,7 @@ async def handle(state: EmulatorState, scope: Scope, receive: Receive, send: Sen
                 record.extra["applied_status"] = message["status"]
 
         await app(scope, replay, swallow)
+        state.version += 1
         _drop(send)
         return
 
@@ -140,6 +141,8 @@ async def handle(state: EmulatorState, scope: Scope, receive: Receive, send: Sen
         await send(message)
 
     await app(scope, replay, send_logged)
+    if scope["method"] not in {"GET", "HEAD", "OPTIONS"}:
+        state.version += 1
 
 
 def _drop(send: Send) -> None:

@@ -56,7 +56,8 @@ UP_TO_DATE: dict[str, Any] = {"headers": {"control": "up-to-date"}}
 MUST_REFETCH: dict[str, Any] = {"headers": {"control": "must-refetch"}}
 _MAX_POSITIONS = 20_000
 Row = dict[str, str | None]
-Seen = tuple[int, Row]  # (updatedAt ms, row values) a position has seen
+Seen = tuple[int, Row, float]  # (updatedAt ms, row values, when the row may next move)
+INF = float("inf")
 
 
 def timestamp(ts: float | None, electric: bool) -> str | None:
@@ -169,6 +170,8 @@ class Changes:
     messages: list[dict[str, Any]]
     seen: dict[str, Seen]
     max_updated_ms: int
+    version: int = 0  # state.version when computed
+    next_at: float = INF  # when a row of the feed may change by itself
 
 
 class Positions:
@@ -176,20 +179,21 @@ class Positions:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._items: OrderedDict[tuple[str, str], dict[str, Seen]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, str], tuple[int, dict[str, Seen]]] = OrderedDict()
         self._seq = itertools.count(1)
 
     def next_seq(self) -> int:
         with self._lock:
             return next(self._seq)
 
-    def get(self, handle: str, offset: str) -> dict[str, Seen] | None:
+    def get(self, handle: str, offset: str) -> tuple[int, dict[str, Seen]] | None:
+        """``(state version, rows)`` remembered for a position."""
         with self._lock:
             return self._items.get((handle, offset))
 
-    def put(self, handle: str, offset: str, rows: dict[str, Seen]) -> None:
+    def put(self, handle: str, offset: str, changes: Changes) -> None:
         with self._lock:
-            self._items[(handle, offset)] = rows
+            self._items[(handle, offset)] = (changes.version, changes.seen)
             while len(self._items) > _MAX_POSITIONS:
                 self._items.popitem(last=False)
 
@@ -209,6 +213,7 @@ class RealtimeState:
         self.live_requests = 0
         self.peak_live = 0
         self.rejected = 0
+        self.feed_cache: dict[tuple[Any, ...], tuple[int, list[Run]]] = {}
 
     def enter_live(self, env_id: str, limit: int | None) -> bool:
         """Take a live slot for the env; False when ``limit`` slots are already held."""
@@ -251,27 +256,36 @@ def diff(
     electric: bool,
     partial: bool,
     skip: set[str],
+    known_version: int | None = None,
 ) -> Changes:
     """Change messages for rows new or advanced since ``known`` (or newer than ``since_ms``).
 
-    A row is rebuilt only when its ``updatedAt`` moved, which keeps held live requests cheap.
+    When nothing was written since ``known`` was computed (``known_version``), rows not yet due to
+    move are skipped without being looked at; a row is rebuilt only when its ``updatedAt`` moved.
     """
-    now = state.now()
+    version, now = state.version, state.now()
+    fresh = known is not None and known_version == version
     seen: dict[str, Seen] = dict(known or {})
     messages: list[dict[str, Any]] = []
-    max_ms = since_ms
+    max_ms, next_at = since_ms, INF
     with state.lock:
-        for run in feed.runs(state):
+        for run in feed_runs(state, feed, version):
+            previous = seen.get(run.internal_id)
+            if fresh and previous is not None and previous[2] > now:
+                max_ms, next_at = max(max_ms, previous[0]), min(next_at, previous[2])
+                continue
+            due = state.next_change(run, now)
+            next_at = min(next_at, due)
             view = state.view(run, now)
             updated_ms = int(view.updated_at * 1000)
             max_ms = max(max_ms, updated_ms)
-            previous = seen.get(run.internal_id)
             if previous is not None and previous[0] == updated_ms:
+                seen[run.internal_id] = (updated_ms, previous[1], due)
                 continue
             if known is None and previous is None and updated_ms <= since_ms:
                 continue  # unknown position: the client already had this state
             row = {k: v for k, v in run_row(run, view, now, electric=electric).items() if k not in skip}
-            seen[run.internal_id] = (updated_ms, row)
+            seen[run.internal_id] = (updated_ms, row, due)
             if previous is not None and previous[1] == row:
                 continue
             if previous is None and known is not None:
@@ -284,7 +298,20 @@ def diff(
             messages.append(
                 {"key": key(run.internal_id), "value": value, "headers": {"operation": operation}}
             )
-    return Changes(messages, seen, max_ms)
+    return Changes(messages, seen, max_ms, version, next_at)
+
+
+def feed_runs(state: EmulatorState, feed: Feed, version: int) -> list[Run]:
+    """The feed's runs, cached until the next write (membership only changes on writes)."""
+    if feed.kind == "run":
+        return feed.runs(state)
+    cache_key = (feed.kind, feed.env_id, tuple(feed.tags), feed.created_after, feed.batch_id)
+    cached = state.realtime.feed_cache.get(cache_key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    runs = feed.runs(state)
+    state.realtime.feed_cache[cache_key] = (version, runs)
+    return runs
 
 
 def snapshot(state: EmulatorState, feed: Feed, *, electric: bool, skip: set[str]) -> Changes:

@@ -83,6 +83,7 @@ class EmulatorServer:
     def start(self) -> EmulatorServer:
         if self._thread is not None:
             return self
+        self.state.stopping = False
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self._requested_port))
@@ -111,6 +112,7 @@ class EmulatorServer:
     def stop(self) -> None:
         if self._server is None or self._thread is None:
             return
+        self.state.stopping = True
         self._server.should_exit = True
         self._thread.join(timeout=5)
         if self._thread.is_alive():

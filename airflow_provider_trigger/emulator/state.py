@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .faults import FaultInjector, RateLimit, RateLimiter
-from .lifecycle import RunView, view
+from .lifecycle import RunView, next_change, view
 from .models import (
     Batch,
     BulkAction,
@@ -58,7 +58,7 @@ class EmulatorConfig:
     realtime_electric_mode: bool = False
     realtime_partial_updates: bool = False
     realtime_live_limit: int | None = None
-    realtime_poll_interval: float = 0.02
+    realtime_poll_interval: float = 0.05
 
 
 class ManualClock:
@@ -81,9 +81,12 @@ class Stores:
     schedules: dict[str, Schedule] = field(default_factory=dict)
     envvars: dict[str, dict[str, EnvVar]] = field(default_factory=dict)
     queues: dict[str, Queue] = field(default_factory=dict)
+    queue_index: dict[tuple[str, str], Queue] = field(default_factory=dict)  # (env id, name) -> queue
     waitpoints: dict[str, Waitpoint] = field(default_factory=dict)
     bulk_actions: dict[str, BulkAction] = field(default_factory=dict)
     deployments: list[Deployment] = field(default_factory=list)
+    sessions: dict[str, Any] = field(default_factory=dict)  # id -> routes.extras.Session
+    error_status: dict[str, dict[str, Any]] = field(default_factory=dict)  # error id -> decision
     # (env id, task, key) -> run id
     idempotency: dict[tuple[str, str, str], str] = field(default_factory=dict)
     # scoped request key -> (expires at, cached response)
@@ -97,6 +100,8 @@ class EmulatorState:
         self, config: EmulatorConfig | None = None, clock: Callable[[], float] | None = None
     ) -> None:
         self.lock = threading.RLock()
+        self.stopping = False  # set by EmulatorServer.stop(): held realtime requests answer at once
+        self.version = 0  # bumped by every mutating request; lets held realtime requests sleep cheaply
         self._initial_config = config
         self.config = config or EmulatorConfig()
         self.clock: Callable[[], float] = clock or time.time
@@ -181,9 +186,14 @@ class EmulatorState:
         queue = self.find_queue(run.env, run.queue)
         return view(run, self.now() if now is None else now, queue.paused_intervals if queue else None)
 
+    def next_change(self, run: Run, now: float) -> float:
+        """When the run's derived state may next change on its own (see ``lifecycle.next_change``)."""
+        queue = self.find_queue(run.env, run.queue)
+        return next_change(run, now, queue.paused_intervals if queue else None)
+
     # ----- queues ---------------------------------------------------------------------------------
     def find_queue(self, env: Environment, name: str) -> Queue | None:
-        return next((q for q in self.stores.queues.values() if q.env.id == env.id and q.name == name), None)
+        return self.stores.queue_index.get((env.id, name))
 
     def ensure_queue(self, env: Environment, name: str) -> Queue:
         with self.lock:
@@ -192,6 +202,7 @@ class EmulatorState:
                 kind = "task" if name.startswith("task/") else "custom"
                 queue = Queue(friendly_id("queue"), env, name, kind)
                 self.stores.queues[queue.id] = queue
+                self.stores.queue_index[(env.id, name)] = queue
             return queue
 
     # ----- convenience for tests ------------------------------------------------------------------
@@ -244,6 +255,7 @@ class EmulatorState:
             self.requests.clear()
             self.rate_limiter.reset()
             self.realtime = RealtimeState()
+            self.version += 1
             for env in {e.id: e for e in self.envs.values()}.values():
                 base = self.clock()
                 for n, version in enumerate(("20260101.1", "20260101.2")):

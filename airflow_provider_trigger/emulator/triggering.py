@@ -98,8 +98,13 @@ def public_jwt(
 
 
 def jwt_headers(env: Environment, scope: str, now: float) -> dict[str, str]:
-    token, claims = public_jwt(env, [scope], now)
-    return {"x-trigger-jwt": token, "x-trigger-jwt-claims": json.dumps(claims)}
+    """``x-trigger-jwt`` (1 h) and ``x-trigger-jwt-claims``; a run scope also grants its input streams."""
+    scopes = [scope]
+    if scope.startswith("read:runs:"):
+        scopes.append(scope.replace("read:runs:", "write:inputStreams:", 1))
+    token, claims = public_jwt(env, scopes, now)
+    visible = {"sub": claims["sub"], "pub": True, "scopes": scopes}
+    return {"x-trigger-jwt": token, "x-trigger-jwt-claims": json.dumps(visible, separators=(",", ":"))}
 
 
 def _payload_packet(payload: Any, payload_type: str | None) -> tuple[str | None, str]:

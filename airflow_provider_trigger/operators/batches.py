@@ -160,7 +160,6 @@ class TriggerBatchOperator(BaseOperator):
                     cancel_on_kill=self.cancel_on_kill,
                 ),
                 method_name="execute_complete",
-                kwargs={"batch_id": batch_id},
             )
         watches = [RunWatch(r, url=self.hook.run_url(r), log=self.log) for r in self.run_ids]
         done = wait_for_runs(
@@ -201,7 +200,7 @@ class TriggerBatchOperator(BaseOperator):
             "outputs": [run_output(runs[r]) for r in self.run_ids],
         }
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None, **_: Any) -> Any:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the batch trigger fired: validate its event, then fetch the outputs or fail."""
         if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES or "run_ids" not in event:
             raise AirflowException(f"Unexpected event from the Trigger.dev batch trigger: {event!r}")

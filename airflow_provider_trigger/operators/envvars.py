@@ -28,7 +28,7 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, mask_secret
+from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, Variable, mask_secret
 from dotenv import dotenv_values
 
 from airflow_provider_trigger.client import NotFoundError, TriggerClient
@@ -118,13 +118,13 @@ def read_env_file(path: str | PathLike[str]) -> dict[str, str | None]:
 def read_airflow_variables(prefix: str) -> dict[str, str | None]:
     """Airflow Variables whose key starts with ``prefix``, keyed by the rest of the key.
 
-    Only Variables stored in the metadata database are listed (``Variable.keys``); secrets backends
-    cannot be listed.
+    Only Variables stored in the metadata database are listed (``Variable.keys``, Airflow 3.3+); secrets
+    backends cannot be listed.
     """
-    from airflow.sdk import Variable
-
     if not prefix:
         raise ValueError("airflow_variable_prefix must not be empty (it would select every Variable).")
+    if not hasattr(Variable, "keys"):
+        raise ValueError("airflow_variable_prefix needs Airflow 3.3 or later (Variable.keys).")
     return {key[len(prefix) :]: Variable.get(key) for key in Variable.keys(prefix=prefix)}
 
 

@@ -59,31 +59,28 @@ def validate_cron(expression: str) -> str:
     return normalized
 
 
-def validate_window(window: str | None) -> str | None:
-    """Check a schedule window (``"30m"``, ``"2h"`` up to 24 h, or ``"0%"`` to ``"100%"``)."""
+def window_key(window: str | None) -> tuple[str, int] | None:
+    """Check a schedule window and return a comparable form (the server echoes ``"60m"`` as ``"1h"``).
+
+    Whole durations up to 24 hours (``"30m"``, ``"2h"``) or a percentage (``"0%"`` to ``"100%"``).
+    """
     if window is None:
         return None
     if match := _WINDOW_DURATION.match(window):
-        minutes = int(match[1]) * (60 if match[2] == "h" else 1)
-        if minutes > 24 * 60:
+        seconds = int(match[1]) * (3600 if match[2] == "h" else 60)
+        if seconds > 24 * 3600:
             raise ValueError(f"Invalid schedule window {window!r}: it cannot exceed 24 hours.")
-        return window
+        return ("seconds", seconds)
     if match := _WINDOW_PERCENT.match(window):
         if int(match[1]) > 100:
             raise ValueError(f"Invalid schedule window {window!r}: a percentage cannot exceed 100%.")
-        return window
+        return ("percent", int(match[1]))
     raise ValueError(f'Invalid schedule window {window!r}: use a whole duration ("30m", "2h") or "30%".')
 
 
-def window_key(window: str | None) -> tuple[str, int] | None:
-    """Comparable form of a window: the server echoes ``"60m"`` back as ``"1h"``."""
-    if window is None:
-        return None
-    if match := _WINDOW_DURATION.match(window):
-        return ("seconds", int(match[1]) * (3600 if match[2] == "h" else 60))
-    if match := _WINDOW_PERCENT.match(window):
-        return ("percent", int(match[1]))
-    return ("raw", hash(window))
+def validate_window(window: str | None) -> str | None:
+    window_key(window)
+    return window
 
 
 def local_timezones() -> frozenset[str]:
@@ -312,6 +309,9 @@ class TriggerSchedulesSyncOperator(_ScheduleOperator):
     no write); with ``prune=True`` managed schedules that are no longer declared are deleted. DECLARATIVE
     schedules (``cron`` in task code) and keys outside the prefix are never touched.
 
+    Deduplication keys are unique per *project*: upserting a key from another environment's key moves
+    the schedule there. When several environments are synced, put the environment in ``key_prefix``.
+
     Returns ``{"created", "updated", "unchanged", "deleted"}`` as lists of deduplication keys.
 
     :param schedules: list of mappings with ``task``, ``cron``, ``deduplication_key`` and optionally
@@ -449,7 +449,7 @@ class TriggerDeleteScheduleOperator(_ScheduleOperator):
     def _find(self, key: str) -> str | None:
         for schedule in map(schedule_view, self.hook.schedules.list(per_page=100)):
             if schedule["deduplication_key"] == key:
-                if schedule.get("type") == "DECLARATIVE":
+                if schedule["type"] == "DECLARATIVE":
                     raise ValueError(f"Schedule {schedule['id']} is DECLARATIVE (defined in task code).")
                 return str(schedule["id"])
         return None

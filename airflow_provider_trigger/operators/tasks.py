@@ -72,8 +72,10 @@ class TriggerTaskOperator(BaseOperator):
     Retries are safe: the default ``idempotency_key`` is derived from the DAG id, task id, DAG run id
     and map index (not the try number), so a retry after a worker crash re-attaches to the run it
     started, while a retry after the run failed starts a new one (the server clears failed runs' keys;
-    a cached run that was canceled gets its key reset). Pass your own (templated) key, or ``None`` to
-    start a new run on every try.
+    a cached run that was canceled gets its key reset). Clearing a task whose run completed returns
+    that run's output again while the key holds (``idempotency_key_ttl``, 30 days by default). Pass
+    your own (templated) key, e.g. one with ``{{ ti.try_number }}``, or ``None`` to start a new run on
+    every try.
 
     :param task_identifier: the Trigger.dev task id, e.g. ``"hello-world"``. Templated.
     :param payload: the task's JSON payload. Templated (rendered as JSON in the UI).
@@ -253,7 +255,7 @@ class TriggerTaskOperator(BaseOperator):
         if self.deferrable:
             run = self.hook.runs.retrieve(run_id)
             if (outcome := watch.outcome(run)) is not None:
-                return self._finish(outcome, run, url)
+                return self._finish(context, outcome, run, url)
             self.defer(
                 trigger=TriggerRunTrigger(
                     run_id,
@@ -268,13 +270,17 @@ class TriggerTaskOperator(BaseOperator):
         outcome, run = wait_for_run(
             self.hook.runs.retrieve, watch, poll_interval=self.poll_interval, timeout=self.timeout
         )
-        return self._finish(outcome, run, url)
+        return self._finish(context, outcome, run, url)
 
-    def _finish(self, outcome: str, run: Run, url: str) -> Any:
+    def _finish(self, context: Context, outcome: str, run: Run, url: str) -> Any:
         self._finished = True
         if outcome != "success":
             raise_for_failure(run.id, status_name(run), error_message(run), url)
-        return run_output(run)
+        return self._succeeded(context, run.id, run_output(run))
+
+    def _succeeded(self, context: Context, run_id: str, output: Any) -> Any:
+        """The task's return value once its run completed: the one exit for the worker and deferred paths."""
+        return output
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: validate its event, then return the output or fail."""
@@ -290,9 +296,8 @@ class TriggerTaskOperator(BaseOperator):
         url = self.hook.run_url(run_id)
         status, message = event["status"], str(event.get("message") or "")
         if status == "success":
-            if "output" in event:
-                return event["output"]
-            return run_output(self.hook.runs.retrieve(run_id))
+            output = event["output"] if "output" in event else run_output(self.hook.runs.retrieve(run_id))
+            return self._succeeded(context, run_id, output)
         if status == "failed":
             raise_for_failure(run_id, str(event.get("run_status")), message, url)
         if status == "timeout":

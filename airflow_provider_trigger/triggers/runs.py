@@ -88,7 +88,8 @@ class TriggerRunTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         try:
             event = await self._wait()
-        except Exception as exc:
+        except Exception as exc:  # reported to the task, which fails with this message
+            self.log.exception("Waiting for Trigger.dev run %s failed", self.run_id)
             event = self._event("error", None, f"{type(exc).__name__}: {exc}")
         yield TriggerEvent(event)
 
@@ -184,7 +185,8 @@ class TriggerBatchTrigger(BaseTrigger):
         statuses: dict[str, str | None] = dict.fromkeys(self.run_ids)
         try:
             event = await self._wait(statuses)
-        except Exception as exc:
+        except Exception as exc:  # reported to the task, which fails with this message
+            self.log.exception("Waiting for Trigger.dev runs %s failed", ", ".join(self.run_ids))
             event = self._event("error", statuses, [], f"{type(exc).__name__}: {exc}")
         yield TriggerEvent(event)
 

@@ -117,3 +117,14 @@ async def test_async_client_with_pat_lists_project_runs(emulator: EmulatorServer
         assert page.data == []
         with pytest.raises(TriggerClientError, match="secret key"):
             await pat.runs.retrieve("run_1")
+
+
+async def test_concurrent_async_retries_do_not_interfere(
+    async_client: AsyncTriggerClient, emulator: EmulatorServer, sleeps: list[float]
+) -> None:
+    import asyncio
+
+    emulator.faults.inject("GET", "/api/v1/schedules", kind=503, count=20)
+    pages = await asyncio.gather(*(async_client.schedules.list() for _ in range(10)))
+    assert all(page.data == [] for page in pages)
+    assert len([r for r in emulator.requests.all() if r.status == 503]) == 20

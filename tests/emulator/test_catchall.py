@@ -60,6 +60,20 @@ ROUTES = [
     ("POST", "/api/v1/waitpoints/tokens/{token}/complete"),
     ("GET", "/api/v1/deployments"),
     ("GET", "/api/v1/deployments/current"),
+    ("POST", "/api/v1/sessions"),
+    ("GET", "/api/v1/sessions"),
+    ("GET", "/api/v1/sessions/session_x"),
+    ("PATCH", "/api/v1/sessions/{session}"),
+    ("POST", "/api/v1/sessions/{session}/close"),
+    ("GET", "/api/v1/errors"),
+    ("GET", "/api/v1/errors/error_x"),
+    ("POST", "/api/v1/errors/error_x/resolve"),
+    ("POST", "/api/v1/query"),
+    ("POST", "/api/v1/auth/jwt"),
+    ("POST", f"/api/v1/projects/{P}/dev/jwt"),
+    ("GET", "/realtime/v1/runs/{run}"),
+    ("GET", "/realtime/v1/runs"),
+    ("GET", "/realtime/v1/batches/{batch}"),
     ("POST", "/_emulator/faults"),
     ("POST", "/_emulator/tasks/t"),
     ("PATCH", "/_emulator/config"),
@@ -83,6 +97,8 @@ BODIES: list[bytes] = [
     '{"name": "\\u0000", "value": "\u00e9", "cron": "\u00e9 * * * *"}'.encode(),
 ]
 QUERIES = [
+    "?offset=-1&live=true",
+    "?offset=abc&handle=zz&live=true&tags=a,,b&createdAt=9x&skipColumns=,,",
     "",
     "?page[size]=abc&page=x&perPage=-1",
     "?page[size]=0&filter[createdAt][from]=nope&type=zzz",
@@ -92,6 +108,7 @@ QUERIES = [
 
 @pytest.fixture
 def ids(emulator: EmulatorServer, api: Api) -> dict[str, str]:
+    emulator.state.config.realtime_hold_timeout = 0.05
     run_id = api.trigger("t", {"a": 1})
     batch = api.post("/api/v3/batches", json={"runCount": 1}).json()["id"]
     schedule = api.post(
@@ -99,7 +116,17 @@ def ids(emulator: EmulatorServer, api: Api) -> dict[str, str]:
     ).json()
     token = api.post("/api/v1/waitpoints/tokens", json={}).json()["id"]
     queue = api.get("/api/v1/queues").json()["data"][0]["id"]
-    return {"run": run_id, "batch": batch, "schedule": schedule["id"], "token": token, "queue": queue}
+    session = api.post(
+        "/api/v1/sessions", json={"type": "c", "taskIdentifier": "t", "triggerConfig": {"basePayload": {}}}
+    ).json()["id"]
+    return {
+        "run": run_id,
+        "batch": batch,
+        "schedule": schedule["id"],
+        "token": token,
+        "queue": queue,
+        "session": session,
+    }
 
 
 def _documented_500(path: str, query: str) -> bool:

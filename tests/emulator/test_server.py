@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 
 import httpx
 import pytest
@@ -128,3 +130,27 @@ def test_cli_prints_url_and_keys() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_stop_answers_held_realtime_requests() -> None:
+    emu = EmulatorServer().start()
+    emu.state.config.realtime_hold_timeout = 30
+    emu.state.set_task(TaskBehaviour("w", duration=600, queue_time=0))
+    api = Api(emu, emu.secret_key, {"x-trigger-electric-version": "1.0.0-beta.1"})
+    run_id = api.trigger("w")
+    first = api.get(f"/realtime/v1/runs/{run_id}", params={"offset": "-1"})
+    query = {
+        "offset": first.headers["electric-offset"],
+        "handle": first.headers["electric-handle"],
+        "live": "true",
+    }
+    results: list[int] = []
+    holder = threading.Thread(
+        target=lambda: results.append(api.get(f"/realtime/v1/runs/{run_id}", params=query).status_code)
+    )
+    holder.start()
+    while emu.state.realtime.stats()["liveNow"] == 0:
+        time.sleep(0.01)
+    emu.stop()
+    holder.join()
+    assert results == [200]

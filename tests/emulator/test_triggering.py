@@ -15,7 +15,7 @@ def test_trigger_returns_id_and_public_jwt(emulator: EmulatorServer, api: Api) -
     body = response.json()
     assert body["id"].startswith("run_") and body["isCached"] is False
     claims = json.loads(response.headers["x-trigger-jwt-claims"])
-    assert claims["scopes"] == [f"read:runs:{body['id']}"]
+    assert claims["scopes"] == [f"read:runs:{body['id']}", f"write:inputStreams:{body['id']}"]
     token_payload = response.headers["x-trigger-jwt"].split(".")[1]
     decoded = json.loads(base64.urlsafe_b64decode(token_payload + "=" * (-len(token_payload) % 4)))
     assert decoded["pub"] is True

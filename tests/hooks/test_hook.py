@@ -86,10 +86,6 @@ def test_preview_branch_is_sent(set_conn: SetConn, emulator: EmulatorServer) -> 
     assert hook.environment == "preview"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the client reads TRIGGER_PREVIEW_BRANCH when preview_branch is empty; asked of the client",
-)
 def test_worker_environment_does_not_add_a_branch(
     dev_conn: str, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -269,6 +269,8 @@ def test_bad_input_fails_before_any_request(emulator: EmulatorServer) -> None:
         run_try(make_operator(task_identifier="{{ params.get('missing', '') }}"))
     with pytest.raises(ValueError, match="timeout must be >= 0"):
         make_operator(timeout=-1)
+    with pytest.raises(ValueError, match=r"unknown trigger option.*bogus"):
+        run_try(make_operator(trigger_options={"bogus": 1}))
     assert not [r for r in emulator.requests if "/tasks/" in r.path]
 
 

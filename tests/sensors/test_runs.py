@@ -157,7 +157,7 @@ def test_deferrable_failure_fails_at_once(start_run: Any) -> None:
 @pytest.mark.parametrize("deferrable", [False, True])
 def test_a_run_that_already_failed_is_skipped_with_soft_fail(start_run: Any, deferrable: bool) -> None:
     run_id = start_run(fail="nope", duration=0, queue_time=0)
-    with pytest.raises(AirflowSkipException, match="nope"):
+    with pytest.raises(AirflowSkipException):
         execute(make_sensor(run_id, soft_fail=True, deferrable=deferrable))
 
 

@@ -15,9 +15,11 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import DAG
 
-from airflow_provider_trigger.operators.envvars import TriggerEnvVarsSyncOperator
-from airflow_provider_trigger.operators.runs import TriggerBulkActionOperator
-from airflow_provider_trigger.operators.schedules import TriggerSchedulesSyncOperator
+from airflow_provider_trigger.operators import (
+    TriggerBulkActionOperator,
+    TriggerEnvVarsSyncOperator,
+    TriggerSchedulesSyncOperator,
+)
 
 ENV_FILE = Path(__file__).with_name("example_deployment.env")
 SCHEDULE_PREFIX = "airflow/example_deployment/"

@@ -10,9 +10,8 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from airflow_provider_trigger.operators.batches import TriggerBatchOperator
-from airflow_provider_trigger.operators.tasks import TriggerTaskOperator
-from airflow_provider_trigger.sensors.runs import TriggerRunSensor
+from airflow_provider_trigger.operators import TriggerBatchOperator, TriggerTaskOperator
+from airflow_provider_trigger.sensors import TriggerRunSensor
 
 
 @dag(schedule=None, start_date=datetime(2026, 1, 1), catchup=False, tags=["trigger.dev"])

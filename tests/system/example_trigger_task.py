@@ -10,7 +10,7 @@ from typing import Any
 
 from airflow.sdk import dag, task
 
-from airflow_provider_trigger.operators.tasks import TriggerTaskOperator
+from airflow_provider_trigger.operators import TriggerTaskOperator
 
 
 @dag(

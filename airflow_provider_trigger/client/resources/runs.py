@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
 from typing import Any, Unpack
@@ -21,6 +21,13 @@ from airflow_provider_trigger.client.models import (
     RunResult,
 )
 from airflow_provider_trigger.client.models._base import parser
+from airflow_provider_trigger.client.realtime import Backoff, FeedState, subscription
+from airflow_provider_trigger.client.realtime._feeds import (
+    DEFAULT_SKIP_COLUMNS,
+    batch_feed,
+    run_feed,
+    tag_feed,
+)
 from airflow_provider_trigger.client.resources._filters import RunFilter, run_filter_body, run_filter_query
 
 _run = parser(Run)
@@ -250,3 +257,55 @@ class Runs(Resource[M]):
     ) -> ApiRequest[ApiObject]:
         path = _run_path(run_id, f"/spans/{segment(span_id, 'span_id')}")
         return ApiRequest("GET", path, parser(ApiObject), options=request_options)
+
+    # -- realtime feeds (Electric shape long-poll; see client/realtime) ---------------------------
+
+    @subscription
+    def subscribe_to_run(
+        self,
+        run_id: str,
+        *,
+        skip_columns: Iterable[str] | None = DEFAULT_SKIP_COLUMNS,
+        stop_on_completion: bool = True,
+        read_timeout: float | None = None,
+        backoff: Backoff | None = None,
+    ) -> FeedState:
+        """Iterate the run's states as it changes (first: its current state); ends once it is finished.
+
+        ``skip_columns`` (default payload and metadata) are left out of every row. Secret keys only.
+        """
+        return run_feed(
+            run_id,
+            skip_columns=skip_columns,
+            stop_on_completion=stop_on_completion,
+            read_timeout=read_timeout,
+            backoff=backoff,
+        )
+
+    @subscription
+    def subscribe_to_runs_with_tag(
+        self,
+        tags: str | Iterable[str],
+        *,
+        created_at: str | None = None,
+        skip_columns: Iterable[str] | None = None,
+        read_timeout: float | None = None,
+        backoff: Backoff | None = None,
+    ) -> FeedState:
+        """Iterate every change of the runs carrying *all* ``tags`` created within ``created_at``
+        (a duration, server default ``24h``, at most 1 day). Never ends by itself."""
+        return tag_feed(
+            tags, created_at=created_at, skip_columns=skip_columns, read_timeout=read_timeout, backoff=backoff
+        )
+
+    @subscription
+    def subscribe_to_batch(
+        self,
+        batch_id: str,
+        *,
+        skip_columns: Iterable[str] | None = None,
+        read_timeout: float | None = None,
+        backoff: Backoff | None = None,
+    ) -> FeedState:
+        """Iterate every change of the batch's runs (they appear as the batch is processed)."""
+        return batch_feed(batch_id, skip_columns=skip_columns, read_timeout=read_timeout, backoff=backoff)

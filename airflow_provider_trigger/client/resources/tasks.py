@@ -103,7 +103,15 @@ class Tasks(Resource[M]):
         created: CreatedBatch = yield ApiRequest(
             "POST", "/api/v3/batches", parser(CreatedBatch), body=create_body, options=request_options
         )
-        if not created.is_cached:
+        batch_path = f"/api/v2/batches/{segment(created.id, 'batch id')}"
+        retrieve = ApiRequest("GET", batch_path, parser(Batch), options=request_options)
+        batch: Batch | None = None
+        if created.is_cached:
+            # A cached batch may be one whose creation response was lost before its items were sent
+            # (still PENDING): resend the stream then (items are deduplicated by index), else skip it.
+            batch = yield retrieve
+        if batch is None or batch.status == "PENDING":
+            batch = None
             yield ApiRequest(
                 "POST",
                 f"/api/v3/batches/{segment(created.id, 'batch id')}/items",
@@ -114,12 +122,8 @@ class Tasks(Resource[M]):
             )
         run_ids: list[str] = []
         if fetch_run_ids:
-            batch: Batch = yield ApiRequest(
-                "GET",
-                f"/api/v2/batches/{segment(created.id, 'batch id')}",
-                parser(Batch),
-                options=request_options,
-            )
+            if batch is None:
+                batch = yield retrieve
             run_ids = batch.runs
         return BatchTriggerResult(
             id=created.id,

@@ -145,7 +145,7 @@ async def _serve(request: Request, env: Environment, feed: Feed, default_handle:
         changes = snapshot(state, feed, electric=electric, skip=skip)
         handle = handle or default_handle or new_handle(feed, state.now(), seq)
         new_offset = f"{changes.max_updated_ms}_{seq}"
-        rt.positions.put(handle, new_offset, changes.seen)
+        rt.positions.put(handle, new_offset, changes)
         messages = changes.messages if electric and offset == "-1" else [*changes.messages, UP_TO_DATE]
         headers = {
             "electric-handle": handle,
@@ -154,7 +154,8 @@ async def _serve(request: Request, env: Environment, feed: Feed, default_handle:
         }
         return _response(request, messages, headers, live=False)
     assert handle is not None
-    known = rt.positions.get(handle, offset)
+    position = rt.positions.get(handle, offset)
+    known_version, known = position if position is not None else (None, None)
     if known is None and electric:
         raise ApiError(
             409,
@@ -162,35 +163,42 @@ async def _serve(request: Request, env: Environment, feed: Feed, default_handle:
             headers={"electric-handle": f"{handle}-next"},
         )
 
-    def changes_now() -> Any:
+    def changes_since(rows: Any, version: int | None) -> Any:
         return diff(
             state,
             feed,
-            known,
+            rows,
             offset_ms(offset),
             electric=electric,
             partial=cfg.realtime_partial_updates,
             skip=skip,
+            known_version=version,
         )
 
     if not live:  # Electric catch-up: whatever changed since the position, then up-to-date
-        changes = changes_now()
+        changes = changes_since(known, known_version)
     else:
         if not rt.enter_live(env.key_env.id, cfg.realtime_live_limit):
             raise ApiError(429, "Too many concurrent requests")
         try:
             deadline = time.monotonic() + cfg.realtime_hold_timeout
-            changes = changes_now()
-            while not changes.messages and time.monotonic() < deadline:
+            changes, polls = changes_since(known, known_version), 0
+            while not changes.messages and time.monotonic() < deadline and not state.stopping:
                 if await request.is_disconnected():
                     return Response(status_code=204)
                 await asyncio.sleep(cfg.realtime_poll_interval)
-                changes = changes_now()
+                polls += 1
+                quiet = state.version == changes.version and state.now() < changes.next_at
+                if quiet and polls % 25:
+                    continue  # nothing was written and no row is due to move: skip the rescan
+                # No messages so far, so the rows seen equal ``known``; diff from them incrementally.
+                baseline = changes.seen if known is not None else None
+                changes = changes_since(baseline, changes.version if known is not None else None)
         finally:
             rt.leave_live(env.key_env.id)
     new_offset = f"{changes.max_updated_ms}_{seq}" if changes.messages else offset
     if changes.messages:
-        rt.positions.put(handle, new_offset, changes.seen)
+        rt.positions.put(handle, new_offset, changes)
     headers = {"electric-handle": handle, "electric-offset": new_offset}
     if live:
         headers["electric-cursor"] = str(seq)

@@ -154,7 +154,7 @@ def retrieve_object(state: EmulatorState, run: Run, version: str | None) -> dict
             "externalId": schedule.external_id,
             "generator": {"type": "CRON", "expression": schedule.cron, "description": schedule.cron},
         }
-    return {k: val for k, val in body.items() if val is not None or k in {"payload"}}
+    return {k: val for k, val in body.items() if val is not None}
 
 
 @router.get("/api/v3/runs/{run_id}")
