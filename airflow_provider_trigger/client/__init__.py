@@ -42,6 +42,7 @@ from airflow_provider_trigger.client.pagination import (
     OffsetPage,
     SyncPage,
 )
+from airflow_provider_trigger.client.realtime import AsyncRunFeed, FeedState, RealtimeBackoff, RunFeed
 from airflow_provider_trigger.client.resources._filters import RunFilter
 from airflow_provider_trigger.client.resources._options import TriggerOptions
 
@@ -60,12 +61,14 @@ __all__ = [
     "AsyncCursorPage",
     "AsyncOffsetPage",
     "AsyncPage",
+    "AsyncRunFeed",
     "AsyncTriggerClient",
     "AuthenticationError",
     "BadRequestError",
     "BatchNotSealedError",
     "ConflictError",
     "CursorPage",
+    "FeedState",
     "InternalServerError",
     "KeyKind",
     "NotFoundError",
@@ -74,9 +77,11 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RawResponse",
+    "RealtimeBackoff",
     "RawResponses",
     "RequestOptions",
     "RetryOptions",
+    "RunFeed",
     "SyncPage",
     "TriggerClient",
     "TriggerClientError",

@@ -23,7 +23,13 @@ from airflow_provider_trigger.client._request import ApiRequest, dumps
 from airflow_provider_trigger.client._response import RawResponse
 from airflow_provider_trigger.client._retry import AsyncSleep, Clock, RetryPolicy, SyncSleep
 from airflow_provider_trigger.client._types import RequestOptions, RetryOptions, omit
-from airflow_provider_trigger.client.errors import TriggerClientError, error_from_response, parse_body
+from airflow_provider_trigger.client.errors import (
+    ApiError,
+    TriggerClientError,
+    TriggerError,
+    error_from_response,
+    parse_body,
+)
 
 T = TypeVar("T")
 
@@ -152,7 +158,13 @@ def finish(
         else:
             raise error_from_response(status, lowered, content)
     else:
-        parsed = request.parse(parse_body(content))
+        body = parse_body(content)
+        try:
+            parsed = request.parse(body)
+        except TriggerError:
+            raise
+        except (ValueError, TypeError, AttributeError) as exc:  # pydantic's ValidationError included
+            raise unreadable_body(prepared, status, lowered, body, exc) from None
     return RawResponse(
         status_code=status,
         headers=lowered,
@@ -162,3 +174,20 @@ def finish(
         retries_taken=attempts - 1,
         request_idempotency_key=prepared.idempotency_key,
     )
+
+
+def unreadable_body(
+    prepared: Prepared, status: int, headers: Mapping[str, str], body: Any, exc: Exception
+) -> ApiError:
+    """A success status whose body is not what the call returns (truncated, a proxy's page, …)."""
+    if body is None:
+        what = "an empty body (or JSON null)"
+    elif isinstance(body, str):
+        what = f"a body that is not JSON (truncated, or a proxy's page?): {body[:200]!r}"
+    else:
+        errors = getattr(exc, "errors", None)
+        first = errors()[0] if callable(errors) else None
+        detail = f"{'.'.join(map(str, first['loc'])) or 'body'}: {first['msg']}" if first else str(exc)
+        what = f"JSON of an unexpected shape ({detail})"
+    message = f"{status} response to {prepared.method} {prepared.url} could not be read: {what}"
+    return ApiError(message, status=status, headers=headers, body=body)

@@ -68,6 +68,10 @@ class RequestOptions:
     timeout: float | None = None
     extra_headers: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.timeout is not None and not self.timeout > 0:
+            raise ValueError(f"timeout must be a number of seconds > 0, got {self.timeout!r}")
+
     def merged(self, other: RequestOptions | None) -> RequestOptions:
         """``other`` wins where it sets something; headers are combined."""
         if other is None:

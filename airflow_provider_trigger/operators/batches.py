@@ -25,10 +25,14 @@ from airflow_provider_trigger.triggers._wait import (
     RunWatch,
     TriggerRunFailedError,
     TriggerWaitTimeoutError,
+    check_wait_mode,
+    dag_run_tag,
     error_message,
     run_output,
     status_name,
+    wait_for_batch_realtime,
     wait_for_runs,
+    with_tag,
 )
 from airflow_provider_trigger.triggers.runs import EVENT_STATUSES, TriggerBatchTrigger
 
@@ -57,8 +61,9 @@ class TriggerBatchOperator(BaseOperator):
     :param options: trigger options applied to every item, snake_case (``tags``, ``queue``, ``ttl``…).
     :param idempotency_key: base key (default: DAG id, task id, DAG run id, map index), ``None`` to disable.
     :param idempotency_key_ttl: how long the keys hold, e.g. ``"1h"``.
-    :param wait_for_completion, poll_interval, timeout, deferrable, cancel_on_kill, trigger_conn_id:
-        as for ``TriggerTaskOperator``.
+    :param wait_for_completion, poll_interval, timeout, deferrable, cancel_on_kill, trigger_conn_id,
+        wait_mode: as for ``TriggerTaskOperator`` (realtime waits follow the batch's feed, or in the
+        triggerer the DAG run's tag feed).
     """
 
     template_fields: Sequence[str] = (
@@ -86,9 +91,12 @@ class TriggerBatchOperator(BaseOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         cancel_on_kill: bool = True,
         trigger_conn_id: str = TriggerHook.default_conn_name,
+        wait_mode: str = "realtime",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.wait_mode = check_wait_mode(wait_mode)
+        self.feed_tag: str | None = None
         if task_identifier == "":
             check_task_identifier(task_identifier)
         if poll_interval <= 0:
@@ -131,8 +139,21 @@ class TriggerBatchOperator(BaseOperator):
             items.append({"payload": payload, "options": options})
         return items
 
+    def _tag_for_feed(self, context: Context, items: list[dict[str, Any]]) -> str | None:
+        """For a deferred realtime wait, tag every run with its DAG run (the triggerer's feed key)."""
+        if self.wait_mode != "realtime" or not (self.deferrable and self.wait_for_completion):
+            return None
+        tag = dag_run_tag(context["ti"].dag_id, context["ti"].run_id)
+        tagged = [with_tag(item["options"].get("tags"), tag) for item in items]
+        if any(tags is None for tags in tagged):
+            return None  # some item already has 10 tags: the trigger follows the batch feed
+        for item, tags in zip(items, tagged, strict=True):
+            item["options"]["tags"] = tags
+        return tag
+
     def execute(self, context: Context) -> Any:
         items = self._items()
+        self.feed_tag = self._tag_for_feed(context, items)
         try:
             batch = self.hook.tasks.batch_trigger(self.task_identifier, items)
         except NotFoundError as exc:
@@ -158,13 +179,23 @@ class TriggerBatchOperator(BaseOperator):
                     poll_interval=self.poll_interval,
                     end_time=None if self.timeout is None else time.time() + self.timeout,
                     cancel_on_kill=self.cancel_on_kill,
+                    wait_mode=self.wait_mode,
+                    feed_tag=self.feed_tag,
                 ),
                 method_name="execute_complete",
             )
         watches = [RunWatch(r, url=self.hook.run_url(r), log=self.log) for r in self.run_ids]
-        done = wait_for_runs(
-            self.hook.runs.retrieve, watches, poll_interval=self.poll_interval, timeout=self.timeout
-        )
+        started = time.monotonic()
+        done = None
+        if self.wait_mode == "realtime":
+            done = wait_for_batch_realtime(
+                self.hook.client, batch_id, watches, timeout=self.timeout, log=self.log
+            )
+        if done is None:
+            left = None if self.timeout is None else max(0.0, self.timeout - (time.monotonic() - started))
+            done = wait_for_runs(
+                self.hook.runs.retrieve, watches, poll_interval=self.poll_interval, timeout=left
+            )
         self._finished = True
         return self._result(batch_id, {run_id: run for run_id, (_, run) in done.items()})
 

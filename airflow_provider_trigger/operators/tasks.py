@@ -9,21 +9,34 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, conf
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    Asset,
+    BaseOperator,
+    ResumableJobMixin,
+    conf,
+)
 
 from airflow_provider_trigger.client import NotFoundError, RequestOptions, RetryOptions
 from airflow_provider_trigger.hooks import TriggerHook
 from airflow_provider_trigger.operators.links import RUN_ID_XCOM_KEY, RUN_URL_XCOM_KEY, TriggerRunLink
 from airflow_provider_trigger.triggers._wait import (
     FAILURE,
+    SUCCESS,
+    TERMINAL,
     RunWatch,
     TriggerWaitTimeoutError,
+    check_wait_mode,
+    dag_run_tag,
     error_message,
     raise_for_failure,
     run_output,
     status_name,
     wait_for_run,
+    wait_for_run_realtime,
+    with_tag,
 )
+from airflow_provider_trigger.triggers.events import small_output
 from airflow_provider_trigger.triggers.runs import EVENT_STATUSES, TriggerRunTrigger
 
 if TYPE_CHECKING:
@@ -33,6 +46,10 @@ if TYPE_CHECKING:
 
 CANCEL_REQUEST = RequestOptions(retry=RetryOptions(max_attempts=2, max_timeout=2.0), timeout=10.0)
 """``on_kill`` cancels within about 20 s at worst: two attempts of at most 10 s each."""
+LOOKUP_REQUEST = RequestOptions(retry=RetryOptions(max_attempts=2))
+"""Looking up a stored run: a 404 is retried once (the API marks it retryable), then means it is gone."""
+NOT_FOUND = "NOT_FOUND"
+"""``get_job_status`` of a stored run that no longer exists: the mixin then triggers a new run."""
 
 DEFAULT_IDEMPOTENCY_KEY = "airflow/{{ ti.dag_id }}/{{ ti.task_id }}/{{ ti.run_id }}/{{ ti.map_index }}"
 """Default key: one per DAG run, task and map index (not per try), so Airflow retries re-attach."""
@@ -63,7 +80,7 @@ def check_task_identifier(value: Any) -> None:
         )
 
 
-class TriggerTaskOperator(BaseOperator):
+class TriggerTaskOperator(ResumableJobMixin, BaseOperator):
     """Trigger a Trigger.dev task and, by default, wait for its run and return the run's output.
 
     The run id and dashboard URL go to XCom (keys ``run_id``, ``run_url``) as soon as the run exists.
@@ -92,8 +109,18 @@ class TriggerTaskOperator(BaseOperator):
     :param timeout: stop waiting after this long (seconds or timedelta) and fail; the run keeps going and
         a retry re-attaches to it. ``None`` waits as long as the task may run.
     :param deferrable: wait in the triggerer instead of holding a worker slot.
+    :param wait_mode: ``"realtime"`` (default) follows the run over the realtime API (deferred runs get
+        a tag naming their DAG run, so the triggerer follows one feed per DAG run) and falls back to
+        polling by itself (PAT, 429, repeated errors); ``"poll"`` checks every ``poll_interval``.
     :param cancel_on_kill: cancel the run when the task is killed (also while deferred, Airflow 3.3+).
     :param trigger_conn_id: Airflow connection of type ``trigger``.
+    :param durable: Airflow 3.3+ (``ResumableJobMixin``): keep the run id in the task state store
+        before waiting, so a retry after a crash resumes that run even without an idempotency key; a
+        stored run that completed is not run again, one that failed or is gone is triggered anew.
+        Default on; below Airflow 3.3 the idempotency key alone makes retries re-attach.
+
+    With ``outlets=[Asset(...)]`` the asset event's ``extra`` carries ``run_id``, ``task_identifier``,
+    ``status``, ``run_url`` and ``output`` (up to 4 KB of JSON, else ``output_omitted``).
     """
 
     template_fields: Sequence[str] = (
@@ -144,9 +171,15 @@ class TriggerTaskOperator(BaseOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         cancel_on_kill: bool = True,
         trigger_conn_id: str = TriggerHook.default_conn_name,
+        wait_mode: str = "realtime",
+        durable: bool | None = None,
         **kwargs: Any,
     ) -> None:
+        if durable is not None:  # forwarded only when set, so default_args reach it on every version
+            kwargs["durable"] = durable
         super().__init__(**kwargs)
+        self.wait_mode = check_wait_mode(wait_mode)
+        self.feed_tag: str | None = None
         if task_identifier == "":
             check_task_identifier(task_identifier)
         if poll_interval <= 0:
@@ -176,6 +209,8 @@ class TriggerTaskOperator(BaseOperator):
         self.cancel_on_kill = cancel_on_kill
         self.trigger_conn_id = trigger_conn_id
         self.run_id: str | None = None
+        self._published: str | None = None
+        self._result: Any = None
         self._finished = False
 
     @cached_property
@@ -218,15 +253,25 @@ class TriggerTaskOperator(BaseOperator):
         """Trigger the task (or re-attach to the run this task already started) and publish its id."""
         self._check_inputs()
         options = self._options()
+        self.feed_tag = self._tag_for_feed(context, options)
         try:
             result = self.hook.tasks.trigger(self.task_identifier, self.payload, **options)
         except NotFoundError as exc:
             raise task_not_found(self.task_identifier, self.hook) from exc
         run_id = self._reuse_or_restart(result.id, options) if result.is_cached else result.id
-        self.run_id = run_id
-        context["ti"].xcom_push(key=RUN_ID_XCOM_KEY, value=run_id)
-        context["ti"].xcom_push(key=RUN_URL_XCOM_KEY, value=self.hook.run_url(run_id))
+        self._publish(context, run_id)
         return run_id
+
+    def _tag_for_feed(self, context: Context, options: dict[str, Any]) -> str | None:
+        """For a deferred realtime wait, tag the run with its DAG run: the triggerer's feed key."""
+        if self.wait_mode != "realtime" or not (self.deferrable and self.wait_for_completion):
+            return None
+        tag = dag_run_tag(context["ti"].dag_id, context["ti"].run_id)
+        tags = with_tag(options.get("tags"), tag)
+        if tags is None:
+            return None  # already 10 tags: the trigger follows the run's own feed
+        options["tags"] = tags
+        return tag
 
     def _reuse_or_restart(self, run_id: str, options: dict[str, Any]) -> str:
         """Re-attach to a cached run, unless it ended badly (e.g. canceled): then reset its key, restart."""
@@ -245,12 +290,62 @@ class TriggerTaskOperator(BaseOperator):
     # -- waiting ----------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
-        run_id = self.trigger_run(context)
-        url = self.hook.run_url(run_id)
-        self.log.info("Triggered %s: run %s: %s", self.task_identifier, run_id, url)
         if not self.wait_for_completion:
+            run_id = self.submit_job(context)
             self._finished = True
             return run_id
+        # ResumableJobMixin (Airflow 3.3+): the run id goes to the task state store before the wait, so
+        # a retry after a crash resumes that run. Its resumed path returns None: the result comes from
+        # _succeeded, the one exit of every path.
+        self.execute_resumable(context)
+        return self._result
+
+    # -- ResumableJobMixin: trigger / status / wait / result ---------------------------------------
+
+    def submit_job(self, context: Context) -> str:
+        run_id = self.trigger_run(context)
+        self.log.info("Triggered %s: run %s: %s", self.task_identifier, run_id, self.hook.run_url(run_id))
+        return run_id
+
+    def get_job_status(self, external_id: Any, context: Context) -> str:
+        """Status of the run an earlier try stored; ``NOT_FOUND`` (a fresh trigger follows) if it is gone."""
+        self.run_id = str(external_id)  # on_kill can cancel it from here on
+        try:
+            run = self.hook.runs.retrieve(self.run_id, request_options=LOOKUP_REQUEST)
+        except NotFoundError:
+            self.log.warning("Run %s stored by an earlier try no longer exists", self.run_id)
+            return NOT_FOUND
+        return status_name(run)
+
+    def is_job_active(self, status: str) -> bool:
+        return status != NOT_FOUND and status not in TERMINAL
+
+    def is_job_succeeded(self, status: str) -> bool:
+        return status in SUCCESS
+
+    def get_job_result(self, external_id: Any, context: Context) -> Any:
+        """The result, also when an earlier try's run had already completed (nothing polled in this try)."""
+        if not self._finished:
+            run_id = self._resumed(context, str(external_id))
+            self._finish(context, "success", self.hook.runs.retrieve(run_id), self.hook.run_url(run_id))
+        return self._result
+
+    def _resumed(self, context: Context, run_id: str) -> str:
+        """Adopt a run started by an earlier try (found in the task state store) and publish its id."""
+        if self._published != run_id:
+            self.log.info("Resuming run %s, started by an earlier try: %s", run_id, self.hook.run_url(run_id))
+            self._publish(context, run_id)
+        return run_id
+
+    def _publish(self, context: Context, run_id: str) -> None:
+        self.run_id = self._published = run_id
+        context["ti"].xcom_push(key=RUN_ID_XCOM_KEY, value=run_id)
+        context["ti"].xcom_push(key=RUN_URL_XCOM_KEY, value=self.hook.run_url(run_id))
+
+    def poll_until_complete(self, external_id: Any, context: Context) -> Any:
+        """Wait for the run here or deferred in the triggerer; raises when it fails."""
+        run_id = self._resumed(context, str(external_id))
+        url = self.hook.run_url(run_id)
         watch = RunWatch(run_id, url=url, log=self.log)
         if self.deferrable:
             run = self.hook.runs.retrieve(run_id)
@@ -264,11 +359,19 @@ class TriggerTaskOperator(BaseOperator):
                     end_time=None if self.timeout is None else time.time() + self.timeout,
                     cancel_on_kill=self.cancel_on_kill,
                     run_url=url,
+                    wait_mode=self.wait_mode,
+                    feed_tag=self.feed_tag,
                 ),
                 method_name="execute_complete",
             )
+        started = time.monotonic()
+        if self.wait_mode == "realtime" and (
+            done := wait_for_run_realtime(self.hook.client, watch, timeout=self.timeout, log=self.log)
+        ):
+            return self._finish(context, *done, url)
+        left = None if self.timeout is None else max(0.0, self.timeout - (time.monotonic() - started))
         outcome, run = wait_for_run(
-            self.hook.runs.retrieve, watch, poll_interval=self.poll_interval, timeout=self.timeout
+            self.hook.runs.retrieve, watch, poll_interval=self.poll_interval, timeout=left
         )
         return self._finish(context, outcome, run, url)
 
@@ -279,7 +382,22 @@ class TriggerTaskOperator(BaseOperator):
         return self._succeeded(context, run.id, run_output(run))
 
     def _succeeded(self, context: Context, run_id: str, output: Any) -> Any:
-        """The task's return value once its run completed: the one exit for the worker and deferred paths."""
+        """The task's return value once its run completed: the one exit for the worker and deferred paths.
+
+        Asset outlets get the run's id, status, URL and (small) output as their event's ``extra``.
+        """
+        self._result = output
+        attach_to_outlets(
+            self,
+            context,
+            {
+                "run_id": run_id,
+                "task_identifier": self.task_identifier,
+                "status": "COMPLETED",
+                "run_url": self.hook.run_url(run_id),
+                **small_output(output),
+            },
+        )
         return output
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
@@ -309,6 +427,14 @@ class TriggerTaskOperator(BaseOperator):
         if not self.cancel_on_kill or self.run_id is None or self._finished:
             return
         cancel_run(self.hook, self.run_id, self.log)
+
+
+def attach_to_outlets(operator: BaseOperator, context: Context, extra: dict[str, Any]) -> None:
+    """Merge ``extra`` into the asset event of each ``Asset`` outlet (sent when the task succeeds)."""
+    assets = [outlet for outlet in operator.outlets if isinstance(outlet, Asset)]
+    if assets and (events := context.get("outlet_events")) is not None:
+        for asset in assets:
+            events[asset].extra.update(extra)
 
 
 def task_not_found(task_identifier: str, hook: TriggerHook) -> AirflowException:

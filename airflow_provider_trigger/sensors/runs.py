@@ -23,11 +23,14 @@ from airflow_provider_trigger.hooks import TriggerHook
 from airflow_provider_trigger.triggers._wait import (
     TERMINAL,
     RunWatch,
+    TriggerWaitTimeoutError,
     check_statuses,
+    check_wait_mode,
     error_message,
     failure_text,
     run_output,
     status_name,
+    wait_for_run_realtime,
 )
 from airflow_provider_trigger.triggers.runs import EVENT_STATUSES, TriggerRunTrigger
 
@@ -50,6 +53,9 @@ class TriggerRunSensor(BaseSensorOperator):
     :param target_statuses: statuses that satisfy the sensor.
     :param failure_statuses: statuses that fail it; default: the terminal statuses not in the targets.
     :param deferrable: wait in the triggerer (the sensor's ``timeout`` travels with the deferral).
+    :param wait_mode: ``"realtime"`` (default): in ``poke`` mode and when deferred, follow the run over
+        the realtime API, falling back to polling by itself (PAT, 429, repeated errors); ``"poll"``:
+        check every ``poke_interval``. ``reschedule`` mode always polls.
     :param trigger_conn_id: Airflow connection of type ``trigger``.
     """
 
@@ -64,9 +70,11 @@ class TriggerRunSensor(BaseSensorOperator):
         failure_statuses: Sequence[str] | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         trigger_conn_id: str = TriggerHook.default_conn_name,
+        wait_mode: str = "realtime",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.wait_mode = check_wait_mode(wait_mode)
         if isinstance(target_statuses, str) or isinstance(failure_statuses, str):
             raise ValueError("target_statuses and failure_statuses take a list of statuses, not one string")
         target = {str(s).upper() for s in target_statuses}
@@ -117,6 +125,11 @@ class TriggerRunSensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
+            if self.wait_mode == "realtime" and self.mode == "poke":
+                self._check_run_id()
+                found, output = self._wait_realtime()
+                if found:
+                    return output
             return super().execute(context)
         started = time.time()
         try:
@@ -137,10 +150,30 @@ class TriggerRunSensor(BaseSensorOperator):
                 failure_statuses=sorted(self.failure_statuses),
                 cancel_on_kill=False,
                 run_url=self._watch.progress.url,
+                wait_mode=self.wait_mode,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )
+
+    def _wait_realtime(self) -> tuple[bool, Any]:
+        """``(True, output)`` once the run reached a target status over the realtime feed;
+        ``(False, None)`` when the sensor must poke instead. Failures and timeouts raise as pokes do."""
+        try:
+            done = wait_for_run_realtime(self.hook.client, self._watch, timeout=self.timeout, log=self.log)
+        except TriggerWaitTimeoutError as exc:
+            if self.soft_fail:
+                raise AirflowSkipException(f"Skipping due to soft_fail: {exc}") from exc
+            raise AirflowSensorTimeout(f"Sensor has timed out: {exc}") from exc
+        if done is None:
+            return False, None
+        outcome, run = done
+        if outcome == "failed":
+            text = failure_text(self.run_id, status_name(run), error_message(run), self._watch.progress.url)
+            if self.soft_fail or getattr(self, "never_fail", False):
+                raise AirflowSkipException(f"Skipping due to soft_fail: {text}")
+            raise AirflowFailException(text)
+        return True, run_output(run)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: validate its event, then return the output or fail."""

@@ -7,6 +7,7 @@ once with the run's URL, and an unknown status from a newer server keeps the wai
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -15,10 +16,20 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
-from airflow_provider_trigger.client import FAILURE_STATUSES, SUCCESS_STATUSES, TERMINAL_STATUSES, RunStatus
+from airflow_provider_trigger.client import (
+    FAILURE_STATUSES,
+    SUCCESS_STATUSES,
+    TERMINAL_STATUSES,
+    ApiError,
+    KeyKind,
+    RealtimeBackoff,
+    RunStatus,
+    TriggerClientError,
+)
+from airflow_provider_trigger.client.realtime import output_in_feed
 
 if TYPE_CHECKING:
-    from airflow_provider_trigger.client import Run
+    from airflow_provider_trigger.client import AsyncTriggerClient, Run, TriggerClient
 
 KNOWN_STATUSES: frozenset[str] = frozenset(str(s) for s in RunStatus)
 TERMINAL: frozenset[str] = frozenset(str(s) for s in TERMINAL_STATUSES)
@@ -26,6 +37,10 @@ SUCCESS: frozenset[str] = frozenset(str(s) for s in SUCCESS_STATUSES)
 #: Every terminal status but success fails a wait (CANCELED included: the run will never complete).
 FAILURE: frozenset[str] = frozenset(str(s) for s in FAILURE_STATUSES) | (TERMINAL - SUCCESS)
 CANCELED = "CANCELED"
+WAIT_MODES = ("realtime", "poll")
+"""``realtime`` (default): push updates over the realtime API, falling back to polling by itself."""
+REALTIME_BACKOFF = RealtimeBackoff(max_errors=4)
+"""A realtime wait gives up after 4 consecutive failures (about 0.5 s of backoff), then polls."""
 MAX_EVENT_OUTPUT_BYTES = 64 * 1024
 """Outputs up to this size travel inside trigger events; larger ones are fetched again on resume."""
 
@@ -216,3 +231,112 @@ def wait_for_runs(
         sleep(
             poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - time.monotonic()))
         )
+
+
+# -- realtime waits (worker side; the triggerer side shares feeds, see triggers/_multiplexer.py) ----
+
+
+MAX_TAGS = 10
+
+
+def dag_run_tag(dag_id: str, run_id: str) -> str:
+    """The tag that marks every run triggered from one Airflow DAG run (``airflow:<20 hex>``).
+
+    Deferred waits of that DAG run share one realtime feed of this tag in the triggerer.
+    """
+    return "airflow:" + hashlib.sha256(f"{dag_id}/{run_id}".encode()).hexdigest()[:20]
+
+
+def with_tag(tags: str | list[str] | None, tag: str) -> list[str] | None:
+    """``tags`` plus ``tag``; ``None`` when the run already has the maximum of 10 tags."""
+    current = [tags] if isinstance(tags, str) else list(tags or [])
+    if tag in current:
+        return current
+    return None if len(current) >= MAX_TAGS else [*current, tag]
+
+
+def check_wait_mode(value: str) -> str:
+    if value not in WAIT_MODES:
+        raise ValueError(f"wait_mode must be 'realtime' or 'poll', got {value!r}")
+    return value
+
+
+def realtime_blocker(client: TriggerClient | AsyncTriggerClient) -> str | None:
+    """Why this client cannot wait in realtime (a PAT cannot read realtime feeds), else ``None``."""
+    if client.key_kind is KeyKind.PAT:
+        return "a personal access token cannot read realtime feeds"
+    return None
+
+
+def log_fallback(log: logging.Logger | Any, what: str, reason: str) -> None:
+    """The one message a wait logs when it leaves realtime for polling."""
+    log.warning("Realtime updates unavailable for %s (%s); polling instead.", what, reason)
+
+
+def wait_for_run_realtime(
+    client: TriggerClient, watch: RunWatch, *, timeout: float | None, log: logging.Logger | Any
+) -> tuple[str, Run] | None:
+    """Follow the run's realtime feed until ``watch`` decides; ``None`` means "poll instead" (logged).
+
+    The deadline is checked on every feed response (a quiet feed answers about every 20 s).
+    """
+    if reason := realtime_blocker(client):
+        log_fallback(log, f"run {watch.run_id}", reason)
+        return None
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        feed = client.runs.subscribe_to_run(watch.run_id, backoff=REALTIME_BACKOFF)
+        for batch in feed.batches():
+            for run in batch:
+                if (outcome := watch.outcome(run)) is not None:
+                    return outcome, complete_run(client, run)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TriggerWaitTimeoutError(
+                    f"Trigger.dev run {watch.run_id} was still {watch.progress.last_status} after "
+                    f"{timeout:g}s ({watch.progress.url or 'no URL'}); the run keeps going."
+                )
+    except (ApiError, TriggerClientError) as exc:
+        log_fallback(log, f"run {watch.run_id}", f"{type(exc).__name__}: {exc}")
+    return None
+
+
+def wait_for_batch_realtime(
+    client: TriggerClient,
+    batch_id: str,
+    watches: list[RunWatch],
+    *,
+    timeout: float | None,
+    log: logging.Logger | Any,
+) -> dict[str, tuple[str, Run]] | None:
+    """Follow the batch's realtime feed until every watch decides; ``None`` means "poll instead"."""
+    if reason := realtime_blocker(client):
+        log_fallback(log, f"batch {batch_id}", reason)
+        return None
+    by_id = {w.run_id: w for w in watches}
+    done: dict[str, tuple[str, Run]] = {}
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        for batch in client.runs.subscribe_to_batch(batch_id, backoff=REALTIME_BACKOFF).batches():
+            for run in batch:
+                watch = by_id.get(run.id)
+                if watch is None or run.id in done:
+                    continue
+                if (outcome := watch.outcome(run)) is not None:
+                    done[run.id] = (outcome, complete_run(client, run))
+            if len(done) == len(watches):
+                return done
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TriggerWaitTimeoutError(
+                    f"{len(watches) - len(done)} of {len(watches)} Trigger.dev runs of batch {batch_id} "
+                    f"were still running after {timeout:g}s; the runs keep going."
+                )
+    except (ApiError, TriggerClientError) as exc:
+        log_fallback(log, f"batch {batch_id}", f"{type(exc).__name__}: {exc}")
+    return None
+
+
+def complete_run(client: TriggerClient, run: Run) -> Run:
+    """The run as the REST API returns it when the feed did not carry its output (object store)."""
+    if run.is_success and not output_in_feed(run):
+        return client.runs.retrieve(run.id)
+    return run

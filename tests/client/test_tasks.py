@@ -196,3 +196,10 @@ def test_batch_over_1000_items_refused(client: TriggerClient, emulator: Emulator
     with pytest.raises(ValueError, match="1000"):
         client.tasks.batch_trigger("hello-world", [{"payload": i} for i in range(1001)])
     assert len(emulator.requests) == 0
+
+
+def test_task_identifier_with_a_slash_reaches_the_task(
+    client: TriggerClient, emulator: EmulatorServer
+) -> None:
+    handle = client.tasks.trigger("group/task", {"n": 1})
+    assert client.runs.retrieve(handle.id).task_identifier == "group/task"

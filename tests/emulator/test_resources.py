@@ -265,3 +265,20 @@ def test_deployments_forward_only_cursor(emulator: EmulatorServer, api: Api) -> 
     assert len(rest["data"]) == 3 and rest["pagination"] == {}
     assert len(api.get("/api/v1/deployments?page[size]=1").json()["data"]) == 5  # clamped to 5..100
     assert api.get("/api/v1/deployments/current").json()["version"] == "20260201.5"
+
+
+def test_upsert_never_changes_the_task_of_an_existing_schedule(emulator: EmulatorServer) -> None:
+    """As the real server: an upsert by deduplication key keeps the schedule's original task."""
+
+    headers = {"Authorization": f"Bearer {emulator.secret_key}"}
+    body = {"task": "hello-world", "cron": "0 * * * *", "deduplicationKey": "keep-task"}
+    first = requests.post(f"{emulator.base_url}/api/v1/schedules", json=body, headers=headers, timeout=10)
+    again = requests.post(
+        f"{emulator.base_url}/api/v1/schedules",
+        json={**body, "task": "other-task", "cron": "5 * * * *"},
+        headers=headers,
+        timeout=10,
+    )
+    assert first.json()["id"] == again.json()["id"]
+    assert again.json()["task"] == "hello-world"
+    assert again.json()["generator"]["expression"] == "5 * * * *"

@@ -24,8 +24,8 @@ from airflow_provider_trigger.client._executor import (
     Sync,
     SyncRaw,
 )
-from airflow_provider_trigger.client._transport import AsyncTransport, SyncTransport
 from airflow_provider_trigger.client._keys import KeyKind
+from airflow_provider_trigger.client._transport import AsyncTransport, SyncTransport
 from airflow_provider_trigger.client.errors import (
     ApiConnectionError,
     ApiError,
@@ -37,8 +37,8 @@ from airflow_provider_trigger.client.realtime._protocol import (
     DEFAULT_READ_TIMEOUT,
     ELECTRIC_VERSION,
     PAT_HINT,
-    Backoff,
     FeedState,
+    RealtimeBackoff,
 )
 from airflow_provider_trigger.client.realtime._rows import (
     STATUS_MAP,
@@ -55,8 +55,8 @@ __all__ = [
     "ELECTRIC_VERSION",
     "STATUS_MAP",
     "AsyncRunFeed",
-    "Backoff",
     "FeedState",
+    "RealtimeBackoff",
     "RunFeed",
     "is_retryable",
     "output_in_feed",

@@ -7,7 +7,11 @@ from collections.abc import Iterable
 
 from airflow_provider_trigger.client._request import segment
 from airflow_provider_trigger.client.errors import TriggerClientError
-from airflow_provider_trigger.client.realtime._protocol import DEFAULT_READ_TIMEOUT, Backoff, FeedState
+from airflow_provider_trigger.client.realtime._protocol import (
+    DEFAULT_READ_TIMEOUT,
+    FeedState,
+    RealtimeBackoff,
+)
 
 RESERVED_COLUMNS = frozenset({"id", "taskIdentifier", "friendlyId", "status", "createdAt"})
 DEFAULT_SKIP_COLUMNS = ("payload", "metadata")
@@ -22,11 +26,11 @@ def _skip(columns: Iterable[str] | None) -> dict[str, str]:
     return {"skipColumns": ",".join(names)} if names else {}
 
 
-def _options(read_timeout: float | None, backoff: Backoff | None) -> dict[str, object]:
+def _options(read_timeout: float | None, backoff: RealtimeBackoff | None) -> dict[str, object]:
     timeout = DEFAULT_READ_TIMEOUT if read_timeout is None else float(read_timeout)
     if timeout <= 0:
         raise TriggerClientError(f"read_timeout must be > 0 seconds, got {timeout:g}")
-    return {"read_timeout": timeout, "backoff": backoff or Backoff()}
+    return {"read_timeout": timeout, "backoff": backoff or RealtimeBackoff()}
 
 
 def run_feed(
@@ -35,7 +39,7 @@ def run_feed(
     skip_columns: Iterable[str] | None,
     stop_on_completion: bool,
     read_timeout: float | None,
-    backoff: Backoff | None,
+    backoff: RealtimeBackoff | None,
 ) -> FeedState:
     if not isinstance(run_id, str) or not run_id.startswith("run_"):
         raise TriggerClientError(f"run_id must be a Trigger.dev run id starting with 'run_', got {run_id!r}")
@@ -53,19 +57,20 @@ def tag_feed(
     created_at: str | None,
     skip_columns: Iterable[str] | None,
     read_timeout: float | None,
-    backoff: Backoff | None,
+    backoff: RealtimeBackoff | None,
 ) -> FeedState:
     names = [tags] if isinstance(tags, str) else list(tags)
     if not names:
         raise TriggerClientError("subscribe_to_runs_with_tag needs at least one tag")
     for tag in names:
         if not isinstance(tag, str) or not tag or any(ord(c) < 32 or c in '\\",' for c in tag):
-            raise TriggerClientError(f"invalid tag {tag!r}: tags are non-empty, without , \\ \" or controls")
+            raise TriggerClientError(f'invalid tag {tag!r}: tags are non-empty, without , \\ " or controls')
     params = {"tags": ",".join(names), **_skip(skip_columns)}
     if created_at is not None:
         if not _CREATED_AT.match(created_at):
             raise TriggerClientError(
-                f"created_at must be a duration such as '1h', '30m' or '1d' (at most 1 day), got {created_at!r}"
+                f"created_at must be a duration such as '1h', '30m' or '1d' (at most 1 day), "
+                f"got {created_at!r}"
             )
         params["createdAt"] = created_at
     return FeedState("/realtime/v1/runs", params, **_options(read_timeout, backoff))  # type: ignore[arg-type]
@@ -76,7 +81,7 @@ def batch_feed(
     *,
     skip_columns: Iterable[str] | None,
     read_timeout: float | None,
-    backoff: Backoff | None,
+    backoff: RealtimeBackoff | None,
 ) -> FeedState:
     if not isinstance(batch_id, str) or not batch_id.startswith("batch_"):
         raise TriggerClientError(f"batch_id must start with 'batch_', got {batch_id!r}")

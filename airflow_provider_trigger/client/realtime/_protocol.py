@@ -36,8 +36,8 @@ PAT_HINT = (
 
 
 @dataclass(frozen=True)
-class Backoff:
-    """The SDK's realtime backoff: ``initial × factor^(n-1)`` capped at ``maximum`` (seconds).
+class RealtimeBackoff:
+    """The SDK's realtime backoff: ``initial * factor ** (n - 1)`` capped at ``maximum`` (seconds).
 
     ``max_errors`` consecutive failures (429, 5xx, network) end the feed with the last error;
     ``None`` retries forever, as the SDK does.
@@ -60,7 +60,7 @@ class FeedState:
     params: Mapping[str, str] = field(default_factory=dict)
     stop_when_finished: bool = False
     read_timeout: float = DEFAULT_READ_TIMEOUT
-    backoff: Backoff = field(default_factory=Backoff)
+    backoff: RealtimeBackoff = field(default_factory=RealtimeBackoff)
     handle: str | None = None
     offset: str = "-1"
     cursor: str = ""

@@ -21,7 +21,7 @@ from airflow_provider_trigger.client.models import (
     RunResult,
 )
 from airflow_provider_trigger.client.models._base import parser
-from airflow_provider_trigger.client.realtime import Backoff, FeedState, subscription
+from airflow_provider_trigger.client.realtime import FeedState, RealtimeBackoff, subscription
 from airflow_provider_trigger.client.realtime._feeds import (
     DEFAULT_SKIP_COLUMNS,
     batch_feed,
@@ -268,7 +268,7 @@ class Runs(Resource[M]):
         skip_columns: Iterable[str] | None = DEFAULT_SKIP_COLUMNS,
         stop_on_completion: bool = True,
         read_timeout: float | None = None,
-        backoff: Backoff | None = None,
+        backoff: RealtimeBackoff | None = None,
     ) -> FeedState:
         """Iterate the run's states as it changes (first: its current state); ends once it is finished.
 
@@ -290,7 +290,7 @@ class Runs(Resource[M]):
         created_at: str | None = None,
         skip_columns: Iterable[str] | None = None,
         read_timeout: float | None = None,
-        backoff: Backoff | None = None,
+        backoff: RealtimeBackoff | None = None,
     ) -> FeedState:
         """Iterate every change of the runs carrying *all* ``tags`` created within ``created_at``
         (a duration, server default ``24h``, at most 1 day). Never ends by itself."""
@@ -305,7 +305,7 @@ class Runs(Resource[M]):
         *,
         skip_columns: Iterable[str] | None = None,
         read_timeout: float | None = None,
-        backoff: Backoff | None = None,
+        backoff: RealtimeBackoff | None = None,
     ) -> FeedState:
         """Iterate every change of the batch's runs (they appear as the batch is processed)."""
         return batch_feed(batch_id, skip_columns=skip_columns, read_timeout=read_timeout, backoff=backoff)

@@ -101,7 +101,8 @@ def _find(state: EmulatorState, env: Environment, schedule_id: str) -> Schedule:
 
 
 def _apply(s: Schedule, body: UpdateBody) -> None:
-    s.task, s.cron, s.timezone = body.task, body.cron, body.timezone or "UTC"
+    # As the server's #updateExistingSchedule: the task of an existing schedule never changes.
+    s.cron, s.timezone = body.cron, body.timezone or "UTC"
     s.external_id, s.window = body.externalId, body.window
 
 

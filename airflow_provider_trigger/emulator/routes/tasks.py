@@ -51,7 +51,7 @@ def _request_key(headers: dict[str, str], *scope: str) -> str | None:
     return ":".join(("req", *scope, key)) if key else None
 
 
-@router.post("/api/v1/tasks/{task_id}/trigger")
+@router.post("/api/v1/tasks/{task_id:path}/trigger")
 async def trigger_task(task_id: str, request: Request, env: SecretEnv) -> JSONResponse:
     state = state_of(request)
     check_size(request, TASK_PAYLOAD_MAXIMUM_SIZE)
@@ -76,7 +76,7 @@ class LegacyBatchBody(BaseModel):
     items: list[TriggerBody] = Field(max_length=100)
 
 
-@router.post("/api/v1/tasks/{task_id}/batch")
+@router.post("/api/v1/tasks/{task_id:path}/batch")
 async def legacy_batch(task_id: str, request: Request, env: SecretEnv) -> JSONResponse:
     state = state_of(request)
     check_size(request, TASK_PAYLOAD_MAXIMUM_SIZE)
