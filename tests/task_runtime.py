@@ -37,6 +37,32 @@ class RecordingTaskInstance(RuntimeTaskInstance):
         return self.first_reschedule_date
 
 
+class MemoryTaskStateStore:
+    """``context["task_state_store"]`` kept in a dict (the real accessor asks the supervisor).
+
+    Same API as Airflow's ``TaskStateStoreAccessor``; share ``values`` between tries of one task
+    instance, as the server does (retries share the rows).
+    """
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def set(self, key: str, value: Any, *, retention: Any = None) -> None:
+        if value is None:
+            raise ValueError("Cannot set value as None")
+        json.dumps(value)  # values must be JSON, as the real store requires
+        self.values[key] = value
+
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
+    def clear(self) -> None:
+        self.values.clear()
+
+
 def start_try(
     task: Any,
     *,
@@ -44,11 +70,13 @@ def start_try(
     map_index: int = -1,
     run_id: str = DAG_RUN_ID,
     xcoms: dict[str, Any] | None = None,
+    task_state: dict[str, Any] | None = None,
 ) -> tuple[Any, dict[str, Any], RecordingTaskInstance]:
     """Prepare one try of ``task`` (which must belong to a DAG): ``(task copy, context, ti)``.
 
     As the runner does, the task is copied for execution and its template fields are rendered.
-    Share ``xcoms`` between tries to see what each try pushed.
+    Share ``xcoms`` between tries to see what each try pushed, and ``task_state`` (the task state
+    store's contents) to let a retry find what an earlier try stored.
     """
     now = datetime.now(UTC)
     task = task.prepare_for_execution()
@@ -83,6 +111,7 @@ def start_try(
         first_reschedule_date=None,
     )
     context = dict(ti.get_template_context())
+    context["task_state_store"] = MemoryTaskStateStore({} if task_state is None else task_state)
     task.render_template_fields(context)
     return task, context, ti
 

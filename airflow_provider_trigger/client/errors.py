@@ -167,6 +167,8 @@ def error_message(status: int, body: Any) -> str:
             detail = json.dumps(body)[:_MAX_TEXT]
     elif isinstance(body, str) and body.strip():
         detail = body.strip()[:_MAX_TEXT]
+    elif isinstance(body, list | int | float):  # other JSON bodies (e.g. a bare list of issues)
+        detail = json.dumps(body)[:_MAX_TEXT]
     if not detail:
         return f"{status} status code (no body)"
     return f"{status} {detail}"

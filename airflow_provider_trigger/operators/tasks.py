@@ -143,6 +143,8 @@ class TriggerTaskOperator(ResumableJobMixin, BaseOperator):
     template_fields_renderers = {"payload": "json", "metadata": "json", "trigger_options": "json"}
     operator_extra_links = (TriggerRunLink(),)
     ui_color = "#c8f7c5"
+    external_id_key = "trigger_run_id"
+    """Task state store key of the run id (ResumableJobMixin); renaming it breaks in-flight retries."""
 
     def __init__(
         self,

@@ -62,6 +62,8 @@ def test_serialize_round_trips_as_plain_json() -> None:
         "failure_statuses": ["CANCELED", "CRASHED", "EXPIRED", "FAILED", "SYSTEM_FAILURE", "TIMED_OUT"],
         "cancel_on_kill": False,
         "run_url": "http://x/runs/run_abc",
+        "wait_mode": "realtime",
+        "feed_tag": None,
     }
     # The way Airflow stores and revives it (serde, then the classpath).
     revived = import_string(classpath)(**deserialize(serialize(kwargs)))

@@ -206,6 +206,8 @@ class Runs(Resource[M]):
         request_options: RequestOptions | None = None,
     ) -> ApiRequest[MetadataResponse]:
         """Replace the run's metadata (≤ 256 KB; a finished run gives 422)."""
+        if not isinstance(metadata, Mapping):
+            raise TriggerClientError(f"metadata must be a dict, got {type(metadata).__name__}")
         body = {"metadata": dict(metadata)}
         return ApiRequest(
             "PUT",
