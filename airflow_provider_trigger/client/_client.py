@@ -266,11 +266,12 @@ class AsyncTriggerClient(_ClientBase, _Resources[Async]):
             api_key, base_url, preview_branch, timeout, retry, extra_headers, time.sleep, sleep, clock
         )
         limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
-        self._setup(config, http_client or httpx.AsyncClient(limits=limits, timeout=timeout))
+        http = http_client or httpx.AsyncClient(limits=limits, timeout=timeout)
+        self._setup(config, http, asyncio.Semaphore(pool_size))
 
-    def _setup(self, config: ClientConfig, http: httpx.AsyncClient) -> None:
+    def _setup(self, config: ClientConfig, http: httpx.AsyncClient, gate: asyncio.Semaphore) -> None:
         self._config = config
-        self._transport = AsyncTransport(config, http)
+        self._transport = AsyncTransport(config, http, gate)  # gate: at most pool_size requests in flight
         self._executor = AsyncExecutor(self._transport)
 
     def with_options(
@@ -281,7 +282,11 @@ class AsyncTriggerClient(_ClientBase, _Resources[Async]):
         extra_headers: Mapping[str, str] | None = None,
     ) -> AsyncTriggerClient:
         copy = object.__new__(AsyncTriggerClient)
-        copy._setup(_with_options(self._config, retry, timeout, extra_headers), self._transport.http)
+        copy._setup(
+            _with_options(self._config, retry, timeout, extra_headers),
+            self._transport.http,
+            self._transport.gate,
+        )
         return copy
 
     @cached_property

@@ -14,6 +14,7 @@ from airflow_provider_trigger.client import NotFoundError
 from airflow_provider_trigger.hooks import TriggerHook
 from airflow_provider_trigger.operators.tasks import (
     DEFAULT_IDEMPOTENCY_KEY,
+    attach_to_outlets,
     cancel_run,
     check_json,
     check_task_identifier,
@@ -34,6 +35,7 @@ from airflow_provider_trigger.triggers._wait import (
     wait_for_runs,
     with_tag,
 )
+from airflow_provider_trigger.triggers.events import small_output
 from airflow_provider_trigger.triggers.runs import EVENT_STATUSES, TriggerBatchTrigger
 
 if TYPE_CHECKING:
@@ -197,7 +199,9 @@ class TriggerBatchOperator(BaseOperator):
                 self.hook.runs.retrieve, watches, poll_interval=self.poll_interval, timeout=left
             )
         self._finished = True
-        return self._result(batch_id, {run_id: run for run_id, (_, run) in done.items()})
+        return self._succeeded(
+            context, self._result(batch_id, {run_id: run for run_id, (_, run) in done.items()})
+        )
 
     def _all_run_ids(self, batch_id: str, run_ids: list[str], expected: int) -> list[str]:
         """The batch's run ids, waiting (bounded) while the server is still creating its runs."""
@@ -231,6 +235,26 @@ class TriggerBatchOperator(BaseOperator):
             "outputs": [run_output(runs[r]) for r in self.run_ids],
         }
 
+    def _succeeded(self, context: Context, result: dict[str, Any]) -> dict[str, Any]:
+        """Every run completed (worker or deferred path): asset outlets get the batch in their ``extra``."""
+        outputs = small_output(result["outputs"])
+        attach_to_outlets(
+            self,
+            context,
+            {
+                "batch_id": result["batch_id"],
+                "run_ids": list(result["run_ids"]),
+                "task_identifier": self.task_identifier,
+                "status": "COMPLETED",
+                **(
+                    {"outputs": outputs["output"]}
+                    if "output" in outputs
+                    else {"outputs_omitted": outputs["output_omitted"]}
+                ),
+            },
+        )
+        return result
+
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the batch trigger fired: validate its event, then fetch the outputs or fail."""
         if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES or "run_ids" not in event:
@@ -240,7 +264,7 @@ class TriggerBatchOperator(BaseOperator):
         status, message = event["status"], str(event.get("message") or "")
         if status in ("success", "failed"):
             runs = {run_id: self.hook.runs.retrieve(run_id) for run_id in self.run_ids}
-            return self._result(event.get("batch_id"), runs)
+            return self._succeeded(context, self._result(event.get("batch_id"), runs))
         if status == "timeout":
             raise TriggerWaitTimeoutError(f"Batch {event.get('batch_id')}: {message}; the runs keep going.")
         raise AirflowException(f"Waiting for Trigger.dev batch {event.get('batch_id')} failed: {message}")

@@ -1,4 +1,4 @@
-"""Deferrable triggers that wait for Trigger.dev runs in Airflow's triggerer."""
+"""Triggers: deferrable waits on Trigger.dev runs, and the run watcher that starts DAGs (AssetWatcher)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from airflow_provider_trigger.triggers._wait import (
     TriggerRunFailedError,
     TriggerWaitTimeoutError,
 )
+from airflow_provider_trigger.triggers.events import TriggerRunEventTrigger
 from airflow_provider_trigger.triggers.runs import TriggerBatchTrigger, TriggerRunTrigger
 
 __all__ = [
     "TriggerBatchTrigger",
     "TriggerRunCanceledError",
+    "TriggerRunEventTrigger",
     "TriggerRunFailedError",
     "TriggerRunTrigger",
     "TriggerWaitTimeoutError",

@@ -9,7 +9,8 @@ waits whose runs changed. The feed is an optimisation, never a correctness depen
   in every wait, which then polls the REST API instead;
 - a run the feed does not cover (e.g. created before the tag feed's window) raises
   :class:`FeedNotCovering` after the feed has answered twice without it;
-- a cancelled wait unregisters; the last one out stops the feed.
+- a cancelled wait unregisters; the last one out stops the feed;
+- at most :data:`MAX_FEEDS` feeds per credentials are open (one live request each); more waits poll.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ FeedKey = tuple[Any, FeedKind, str]
 FEED_BACKOFF = RealtimeBackoff(max_errors=4)
 """A shared feed gives up after 4 consecutive failures (about 0.5 s of backoff): waits then poll."""
 SKIP_COLUMNS = ("payload", "metadata")
+MAX_FEEDS = 5
+"""Open feeds per credentials and loop: each holds one live request (the Free plan allows 10 per
+environment, and the shared client pools 10 connections); waits beyond this poll."""
+SHARED_LIVE_INTERVAL = 0.8
+"""Seconds between two live requests of a tag or batch feed: a busy feed of 1,000 runs then costs
+about one request per 0.8 s instead of one per change, and a change waits at most that long."""
 
 
 class FeedUnavailable(Exception):
@@ -67,10 +74,15 @@ class SharedFeed:
     def _open(self) -> Any:
         _, kind, target = self.key
         runs = self.client.runs
+        interval = SHARED_LIVE_INTERVAL
         if kind == "tag":
-            return runs.subscribe_to_runs_with_tag(target, skip_columns=SKIP_COLUMNS, backoff=FEED_BACKOFF)
+            return runs.subscribe_to_runs_with_tag(
+                target, skip_columns=SKIP_COLUMNS, backoff=FEED_BACKOFF, min_live_interval=interval
+            )
         if kind == "batch":
-            return runs.subscribe_to_batch(target, skip_columns=SKIP_COLUMNS, backoff=FEED_BACKOFF)
+            return runs.subscribe_to_batch(
+                target, skip_columns=SKIP_COLUMNS, backoff=FEED_BACKOFF, min_live_interval=interval
+            )
         return runs.subscribe_to_run(
             target, skip_columns=SKIP_COLUMNS, stop_on_completion=False, backoff=FEED_BACKOFF
         )
@@ -117,9 +129,8 @@ class SharedFeed:
             waiters = self._by_run.get(run_id)
             if waiters is not None:
                 waiters.discard(waiter)
-                if not waiters:
+                if not waiters:  # the run's last state stays known, for a later wait on it
                     del self._by_run[run_id]
-                    self.runs.pop(run_id, None)
         self._uncovered.discard(waiter)
         if not self._by_run:
             self.close()
@@ -189,6 +200,8 @@ class FeedRegistry:
         key: FeedKey = (credentials, kind, target)
         feed = feeds.get(key)
         if feed is None:
+            if sum(1 for k in feeds if k[0] == credentials) >= MAX_FEEDS:
+                raise FeedUnavailable(f"{MAX_FEEDS} realtime feeds already open for these credentials")
             feed = feeds[key] = SharedFeed(self, key, client)
         waiter = feed.add(run_ids)
         try:

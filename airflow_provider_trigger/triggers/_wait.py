@@ -278,7 +278,7 @@ def wait_for_run_realtime(
 ) -> tuple[str, Run] | None:
     """Follow the run's realtime feed until ``watch`` decides; ``None`` means "poll instead" (logged).
 
-    The deadline is checked on every feed response (a quiet feed answers about every 20 s).
+    Raises :class:`TriggerWaitTimeoutError` when ``timeout`` seconds pass first.
     """
     if reason := realtime_blocker(client):
         log_fallback(log, f"run {watch.run_id}", reason)
@@ -286,17 +286,19 @@ def wait_for_run_realtime(
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         feed = client.runs.subscribe_to_run(watch.run_id, backoff=REALTIME_BACKOFF)
-        for batch in feed.batches():
+        for batch in feed.batches(until=deadline):
             for run in batch:
                 if (outcome := watch.outcome(run)) is not None:
                     return outcome, complete_run(client, run)
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TriggerWaitTimeoutError(
-                    f"Trigger.dev run {watch.run_id} was still {watch.progress.last_status} after "
-                    f"{timeout:g}s ({watch.progress.url or 'no URL'}); the run keeps going."
-                )
     except (ApiError, TriggerClientError) as exc:
         log_fallback(log, f"run {watch.run_id}", f"{type(exc).__name__}: {exc}")
+        return None
+    if deadline is not None and time.monotonic() >= deadline:
+        raise TriggerWaitTimeoutError(
+            f"Trigger.dev run {watch.run_id} was still {watch.progress.last_status} after "
+            f"{timeout:g}s ({watch.progress.url or 'no URL'}); the run keeps going."
+        )
+    log_fallback(log, f"run {watch.run_id}", "the feed ended before the run was decided")
     return None
 
 
@@ -308,30 +310,40 @@ def wait_for_batch_realtime(
     timeout: float | None,
     log: logging.Logger | Any,
 ) -> dict[str, tuple[str, Run]] | None:
-    """Follow the batch's realtime feed until every watch decides; ``None`` means "poll instead"."""
+    """Follow the batch's realtime feed until every watch decides; ``None`` means "poll instead".
+
+    Runs missing from the feed's first answer (e.g. re-attached runs of an earlier batch) also mean
+    "poll instead". Raises :class:`TriggerWaitTimeoutError` when ``timeout`` seconds pass first.
+    """
+    what = f"batch {batch_id}"
     if reason := realtime_blocker(client):
-        log_fallback(log, f"batch {batch_id}", reason)
+        log_fallback(log, what, reason)
         return None
     by_id = {w.run_id: w for w in watches}
+    seen: set[str] = set()
     done: dict[str, tuple[str, Run]] = {}
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        for batch in client.runs.subscribe_to_batch(batch_id, backoff=REALTIME_BACKOFF).batches():
+        feed = client.runs.subscribe_to_batch(batch_id, backoff=REALTIME_BACKOFF)
+        for batch in feed.batches(until=deadline):
             for run in batch:
+                seen.add(run.id)
                 watch = by_id.get(run.id)
-                if watch is None or run.id in done:
-                    continue
-                if (outcome := watch.outcome(run)) is not None:
+                if watch is not None and run.id not in done and (outcome := watch.outcome(run)):
                     done[run.id] = (outcome, complete_run(client, run))
             if len(done) == len(watches):
                 return done
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TriggerWaitTimeoutError(
-                    f"{len(watches) - len(done)} of {len(watches)} Trigger.dev runs of batch {batch_id} "
-                    f"were still running after {timeout:g}s; the runs keep going."
-                )
+            if missing := sorted(by_id.keys() - seen):
+                log_fallback(log, what, f"runs not in the batch feed: {', '.join(missing)}")
+                return None
     except (ApiError, TriggerClientError) as exc:
-        log_fallback(log, f"batch {batch_id}", f"{type(exc).__name__}: {exc}")
+        log_fallback(log, what, f"{type(exc).__name__}: {exc}")
+        return None
+    if deadline is not None and time.monotonic() >= deadline:
+        raise TriggerWaitTimeoutError(
+            f"{len(watches) - len(done)} of {len(watches)} Trigger.dev runs of batch {batch_id} "
+            f"were still running after {timeout:g}s; the runs keep going."
+        )
     return None
 
 

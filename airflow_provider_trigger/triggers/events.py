@@ -126,7 +126,8 @@ class TriggerRunEventTrigger(BaseEventTrigger):
     (at-least-once: a triggerer killed between the two fires that one run again). Before Airflow 3.3,
     or when two assets share one watcher trigger (identical kwargs: Airflow then refuses the store's
     shorthand with ``ValueError``), the cursor lives in memory: a restart starts again from "now",
-    so nothing fires twice but runs that end while the watcher is down are not announced.
+    so nothing fires twice but runs that end while the watcher is down are not announced. The stored
+    cursor outlives a paused DAG: unpausing it announces the runs that ended meanwhile (see ``lookback``).
 
     **Late listings.** Run lists can lag a little behind reality; a run that shows up within
     ``settle_time`` seconds after later runs still fires (once), later than that it is skipped.

@@ -341,8 +341,8 @@ async def _cancel_runs(trigger: TriggerRunTrigger | TriggerBatchTrigger, run_ids
     if not run_ids:
         return
     try:
-        client = await trigger._client()
-        async with asyncio.timeout(CANCEL_TIMEOUT):
+        async with asyncio.timeout(CANCEL_TIMEOUT):  # the connection lookup counts against the budget too
+            client = await trigger._client()
             results = await asyncio.gather(*(client.runs.cancel(r) for r in run_ids), return_exceptions=True)
     except Exception as exc:
         trigger.log.warning("Could not cancel Trigger.dev runs %s: %s", ", ".join(run_ids), exc)

@@ -9,7 +9,6 @@ Two ways the first try dies after its run exists:
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -40,6 +39,7 @@ def {DAG_ID}():
         poll_interval=0.1,
         retries=1,
         retry_delay=timedelta(seconds=0),
+        durable=DURABLE,
     )
 
 {DAG_ID}()
@@ -54,9 +54,9 @@ def run_dag(
 
     monkeypatch.setenv("AIRFLOW_CONN_TRIGGER_DEFAULT", connection_env(emulator))
     path = dags_folder / f"{DAG_ID}.py"
-    path.write_text(DAG_FILE)
 
-    def run() -> Any:
+    def run(durable: bool = True) -> Any:
+        path.write_text(DAG_FILE.replace("DURABLE", str(durable)))
         bag = DagBag(dag_folder=str(path))
         assert not bag.import_errors, bag.import_errors
         dag_run = bag.get_dag(DAG_ID).test()
@@ -64,15 +64,20 @@ def run_dag(
         return dag_run, ti
 
     yield run
-    path.unlink()
+    path.unlink(missing_ok=True)
 
 
-def test_airflow_retry_after_the_first_try_died_reattaches(run_dag: Any, emulator: EmulatorServer) -> None:
+@pytest.mark.parametrize("durable", [True, False], ids=["task state store", "idempotency key only"])
+def test_airflow_retry_after_the_first_try_died_reattaches(
+    run_dag: Any, emulator: EmulatorServer, durable: bool
+) -> None:
     emulator.state.set_task(TaskBehaviour("reliable", duration=0.3, output=lambda p: {"shipped": p["order"]}))
-    # try 1 dies while waiting: its first status check gets an error the client does not retry
-    emulator.faults.inject("GET", "/api/v3/runs/*", 403, count=1, body={"error": "simulated worker death"})
+    # try 1 dies while waiting: its status checks get an error the client does not retry (the realtime
+    # feed falls back to polling on errors, so both routes fail once)
+    for route in ("/realtime/v1/runs/*", "/api/v3/runs/*"):
+        emulator.faults.inject("GET", route, 403, count=1, body={"error": "simulated worker death"})
 
-    dag_run, ti = run_dag()
+    dag_run, ti = run_dag(durable)
 
     [run] = emulator.state.runs.values()
     assert dag_run.state == "success"
@@ -80,10 +85,14 @@ def test_airflow_retry_after_the_first_try_died_reattaches(run_dag: Any, emulato
     assert ti.xcom_pull(task_ids="work") == {"shipped": 42}
     assert ti.xcom_pull(task_ids="work", key="run_id") == run.id
     triggers = emulator.requests.filter("POST", "/api/v1/tasks/reliable/trigger")
-    assert len(triggers) == 2 and len(emulator.state.runs) == 1  # two tries, one run
+    # try 2 found the run from the task state store, or by triggering again with the same key
+    assert len(triggers) == (1 if durable else 2)
 
 
-def test_airflow_retry_after_a_failed_run_starts_a_second_run(run_dag: Any, emulator: EmulatorServer) -> None:
+@pytest.mark.parametrize("durable", [True, False], ids=["task state store", "idempotency key only"])
+def test_airflow_retry_after_a_failed_run_starts_a_second_run(
+    run_dag: Any, emulator: EmulatorServer, durable: bool
+) -> None:
     attempts: list[int] = []
 
     def flaky(payload: dict[str, Any]) -> dict[str, Any]:
@@ -94,7 +103,7 @@ def test_airflow_retry_after_a_failed_run_starts_a_second_run(run_dag: Any, emul
 
     emulator.state.set_task(TaskBehaviour("reliable", duration=0.2, output=flaky))
 
-    dag_run, ti = run_dag()
+    dag_run, ti = run_dag(durable)
 
     first, second = emulator.state.runs.values()
     assert dag_run.state == "success" and ti.try_number == 2
@@ -128,7 +137,7 @@ def test_retry_after_the_worker_process_was_killed_reattaches(
 
     from airflow_provider_trigger.operators import TriggerTaskOperator
 
-    emulator.state.set_task(TaskBehaviour("reliable", duration=2.0, output=lambda p: {"shipped": p["order"]}))
+    emulator.state.set_task(TaskBehaviour("reliable", duration=3.0, output=lambda p: {"shipped": p["order"]}))
     conn = connection_env(emulator)
     monkeypatch.setenv("AIRFLOW_CONN_TRIGGER_DEFAULT", conn)
     child = subprocess.Popen(
@@ -140,9 +149,9 @@ def test_retry_after_the_worker_process_was_killed_reattaches(
     )
     try:
         deadline = time.monotonic() + 60
-        while not emulator.requests.filter("GET", "/api/v3/runs/"):  # the child is waiting on its run
+        while not [r for r in emulator.requests.all() if r.method == "GET" and "/runs/run_" in r.path]:
             assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
-            assert time.monotonic() < deadline, "the child never started waiting"
+            assert time.monotonic() < deadline, "the child never started waiting on its run"
             time.sleep(0.05)
         child.send_signal(signal.SIGKILL)  # no on_kill, no cleanup: the run keeps going
         child.wait(timeout=10)
@@ -164,4 +173,3 @@ def test_retry_after_the_worker_process_was_killed_reattaches(
     assert list(emulator.state.runs) == [first.id]
     assert ti.xcoms["run_id"] == first.id
     assert not emulator.requests.filter("POST", f"/api/v2/runs/{first.id}/cancel")
-    json.dumps(output)

@@ -4,7 +4,8 @@ Each model gets a body shaped as the official SDK's zod schema accepts it (``@tr
 ``v3/schemas``: required fields present, ``.optional()`` fields sometimes missing, ``.nullish()`` /
 ``.nullable()`` fields sometimes null), then hypothesis adds what a newer server might send: unknown
 fields of any JSON type, unknown status values, and missing or null fields the SDK would reject.
-Parsing must succeed, keep the known values and keep the unknown fields.
+Parsing must succeed, keep the known values and keep the unknown fields. The realtime feed's rows
+(Electric's text columns, the SDK's ``SubscribeRunRawShape``) get the same treatment.
 
 Known, deliberate gaps (not generated): a snake_case key colliding with a field name (the models
 also accept field names) and fractional numbers in count fields the SDK types as ``z.number()``.
@@ -108,7 +109,11 @@ def shaped(fields: dict[str, tuple[Any, str]]) -> st.SearchStrategy[dict[str, An
 
 
 def obj(fields: dict[str, tuple[Any, str]]) -> st.SearchStrategy[dict[str, Any]]:
-    return shaped(fields)
+    """A nested object; zod strips unknown keys, so the SDK accepts new ones at any depth too."""
+    future = st.dictionaries(
+        st.from_regex(r"future[A-Z][a-zA-Z]{0,8}", fullmatch=True), json_values, max_size=2
+    )
+    return st.tuples(shaped(fields), future).map(lambda parts: {**parts[1], **parts[0]})
 
 
 RETRIEVED_RUN = {
@@ -431,3 +436,70 @@ def test_minimal_bodies_parse_with_defaults() -> None:
     assert Batch.model_validate({"id": "batch_1"}).runs == []
     assert Schedule.model_validate({"id": "sched_1"}).environments == []
     assert Queue.model_validate({"id": "queue_1"}).running == 0
+
+
+electric_times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)).map(
+    lambda d: d.isoformat(sep=" ", timespec="milliseconds")
+)
+pg_arrays = st.lists(st.from_regex(r"[a-z0-9:_-]{1,10}", fullmatch=True), max_size=3).map(
+    lambda tags: "{" + ",".join(tags) + "}"
+)
+json_texts = json_values.map(json.dumps)
+REALTIME_ROW = {  # the SDK's SubscribeRunRawShape: every value is Electric's text form, or null
+    "id": (st.from_regex(r"c[a-z0-9]{10,24}", fullmatch=True), REQUIRED),
+    "friendlyId": (ids, REQUIRED),
+    "taskIdentifier": (text, REQUIRED),
+    "status": (
+        st.sampled_from(["PENDING", "EXECUTING", "COMPLETED_SUCCESSFULLY", "CRASHED"]) | statuses,
+        REQUIRED,
+    ),
+    "createdAt": (electric_times, REQUIRED),
+    "updatedAt": (electric_times, REQUIRED),
+    **{
+        d: (electric_times, NULLISH)
+        for d in ("startedAt", "delayUntil", "queuedAt", "expiredAt", "completedAt")
+    },
+    "idempotencyKey": (text, NULLISH),
+    "number": (numbers.map(str), OPTIONAL),
+    "isTest": (st.sampled_from(["t", "f"]), OPTIONAL),
+    "usageDurationMs": (numbers.map(str), OPTIONAL),
+    "costInCents": (numbers.map(str), OPTIONAL),
+    "baseCostInCents": (numbers.map(str), OPTIONAL),
+    "ttl": (text, NULLISH),
+    "payload": (json_texts, NULLISH),
+    "payloadType": (st.just("application/json"), NULLISH),
+    "metadata": (json_texts, NULLISH),
+    "metadataType": (st.just("application/json"), NULLISH),
+    "output": (json_texts, NULLISH),
+    "outputType": (st.just("application/json"), NULLISH),
+    "runTags": (pg_arrays, NULLISH),
+    "error": (json_texts, NULLISH),
+    "realtimeStreams": (pg_arrays, NULLISH),
+}
+
+
+@settings(SETTINGS, max_examples=50)
+@given(
+    row=shaped(REALTIME_ROW),
+    extras=st.dictionaries(
+        st.from_regex(r"[a-z][a-zA-Z]{2,12}", fullmatch=True).filter(lambda k: k not in REALTIME_ROW),
+        st.none() | text,
+        max_size=3,
+    ),
+)
+def test_realtime_rows_from_a_newer_server_always_become_runs(
+    row: dict[str, Any], extras: dict[str, Any]
+) -> None:
+    """The realtime feed's rows (new columns, unknown internal statuses, nulls) never break the wait."""
+    from airflow_provider_trigger.client.realtime._rows import (
+        STATUS_MAP,
+        column_types,
+        decode_row,
+        row_to_run,
+    )
+
+    run = row_to_run(decode_row({**row, **extras}, column_types(None)))
+
+    assert run.id == row["friendlyId"]
+    if row["status"] not in STATUS_MAP:  # an internal status this client does not know: keep waiting
+        assert run.status == "QUEUED" and not run.is_terminal

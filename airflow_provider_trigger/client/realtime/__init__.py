@@ -13,6 +13,7 @@ access token cannot read realtime feeds: ``TriggerClientError`` before anything 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Concatenate, Generic, ParamSpec, overload
 
@@ -83,6 +84,22 @@ class _FeedBase:
         self.failures = 0
         self.requests = 0
 
+    def _timeout(self, until: float | None) -> float | None:
+        """Seconds left before ``until`` (a ``time.monotonic()`` deadline), at least a little."""
+        return None if until is None else max(until - time.monotonic(), 0.001)
+
+    def _pace(self) -> float:
+        """Seconds to wait before the next request so live requests start ``min_live_interval`` apart."""
+        state = self.state
+        if not state.up_to_date:
+            return 0.0
+        now = time.monotonic()
+        wait = 0.0
+        if state.min_live_interval > 0 and state.last_live_start is not None:
+            wait = max(0.0, state.last_live_start + state.min_live_interval - now)
+        state.last_live_start = now + wait
+        return wait
+
     def _failed(self, exc: ApiError) -> float:
         """Count a failure; the delay before the next attempt, or re-raise when it may not be retried."""
         if isinstance(exc, ConflictError):  # must-refetch
@@ -107,14 +124,21 @@ class RunFeed(_FeedBase):
         super().__init__(state)
         self._transport = transport
 
-    def batches(self) -> Iterator[list[Run]]:
-        """One list of changed runs per up-to-date response (possibly empty), until the feed ends."""
+    def batches(self, *, until: float | None = None) -> Iterator[list[Run]]:
+        """One list of changed runs per up-to-date response (possibly empty), until the feed ends
+        or the ``time.monotonic()`` deadline ``until`` passes (no request outlives it)."""
         sleep = self._transport.config.sleep
         while not self.state.finished:
+            if until is not None and time.monotonic() >= until:
+                return
+            if pause := self._pace():
+                sleep(pause)
             self.requests += 1
             try:
-                response = self._transport.send(self.state.request())
+                response = self._transport.send(self.state.request(self._timeout(until)))
             except ApiError as exc:
+                if until is not None and time.monotonic() >= until:
+                    return
                 delay = self._failed(exc)
                 if delay:
                     sleep(delay)
@@ -136,13 +160,19 @@ class AsyncRunFeed(_FeedBase):
         super().__init__(state)
         self._transport = transport
 
-    async def batches(self) -> AsyncIterator[list[Run]]:
+    async def batches(self, *, until: float | None = None) -> AsyncIterator[list[Run]]:
         sleep = self._transport.config.async_sleep
         while not self.state.finished:
+            if until is not None and time.monotonic() >= until:
+                return
+            if pause := self._pace():
+                await sleep(pause)
             self.requests += 1
             try:
-                response = await self._transport.send(self.state.request())
+                response = await self._transport.send(self.state.request(self._timeout(until)))
             except ApiError as exc:
+                if until is not None and time.monotonic() >= until:
+                    return
                 delay = self._failed(exc)
                 if delay:
                     await sleep(delay)

@@ -26,11 +26,19 @@ def _skip(columns: Iterable[str] | None) -> dict[str, str]:
     return {"skipColumns": ",".join(names)} if names else {}
 
 
-def _options(read_timeout: float | None, backoff: RealtimeBackoff | None) -> dict[str, object]:
+def _options(
+    read_timeout: float | None, backoff: RealtimeBackoff | None, min_live_interval: float = 0.0
+) -> dict[str, object]:
     timeout = DEFAULT_READ_TIMEOUT if read_timeout is None else float(read_timeout)
     if timeout <= 0:
         raise TriggerClientError(f"read_timeout must be > 0 seconds, got {timeout:g}")
-    return {"read_timeout": timeout, "backoff": backoff or RealtimeBackoff()}
+    if min_live_interval < 0:
+        raise TriggerClientError(f"min_live_interval must be >= 0 seconds, got {min_live_interval:g}")
+    return {
+        "read_timeout": timeout,
+        "backoff": backoff or RealtimeBackoff(),
+        "min_live_interval": float(min_live_interval),
+    }
 
 
 def run_feed(
@@ -58,6 +66,7 @@ def tag_feed(
     skip_columns: Iterable[str] | None,
     read_timeout: float | None,
     backoff: RealtimeBackoff | None,
+    min_live_interval: float,
 ) -> FeedState:
     names = [tags] if isinstance(tags, str) else list(tags)
     if not names:
@@ -73,7 +82,8 @@ def tag_feed(
                 f"got {created_at!r}"
             )
         params["createdAt"] = created_at
-    return FeedState("/realtime/v1/runs", params, **_options(read_timeout, backoff))  # type: ignore[arg-type]
+    options = _options(read_timeout, backoff, min_live_interval)
+    return FeedState("/realtime/v1/runs", params, **options)  # type: ignore[arg-type]
 
 
 def batch_feed(
@@ -82,8 +92,10 @@ def batch_feed(
     skip_columns: Iterable[str] | None,
     read_timeout: float | None,
     backoff: RealtimeBackoff | None,
+    min_live_interval: float,
 ) -> FeedState:
     if not isinstance(batch_id, str) or not batch_id.startswith("batch_"):
         raise TriggerClientError(f"batch_id must start with 'batch_', got {batch_id!r}")
     path = f"/realtime/v1/batches/{segment(batch_id, 'batch_id')}"
-    return FeedState(path, _skip(skip_columns), **_options(read_timeout, backoff))  # type: ignore[arg-type]
+    options = _options(read_timeout, backoff, min_live_interval)
+    return FeedState(path, _skip(skip_columns), **options)  # type: ignore[arg-type]

@@ -61,6 +61,9 @@ class FeedState:
     stop_when_finished: bool = False
     read_timeout: float = DEFAULT_READ_TIMEOUT
     backoff: RealtimeBackoff = field(default_factory=RealtimeBackoff)
+    min_live_interval: float = 0.0
+    """Seconds between the starts of two live requests: changes in between arrive together."""
+    last_live_start: float | None = None
     handle: str | None = None
     offset: str = "-1"
     cursor: str = ""
@@ -85,11 +88,11 @@ class FeedState:
             q |= {"live": "true", "cursor": self.cursor}
         return q
 
-    def request(self) -> ApiRequest[Any]:
+    def request(self, timeout: float | None = None) -> ApiRequest[Any]:
         """The next GET: secret-key auth, the electric-version header, no client retries."""
         options = RequestOptions(
             retry=NO_RETRY,
-            timeout=self.read_timeout,
+            timeout=self.read_timeout if timeout is None else min(timeout, self.read_timeout),
             extra_headers={"x-trigger-electric-version": ELECTRIC_VERSION},
         )
         return ApiRequest("GET", self.path, identity, query=self.query(), options=options, hint=PAT_HINT)

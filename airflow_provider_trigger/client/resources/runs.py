@@ -293,11 +293,20 @@ class Runs(Resource[M]):
         skip_columns: Iterable[str] | None = None,
         read_timeout: float | None = None,
         backoff: RealtimeBackoff | None = None,
+        min_live_interval: float = 0.0,
     ) -> FeedState:
         """Iterate every change of the runs carrying *all* ``tags`` created within ``created_at``
-        (a duration, server default ``24h``, at most 1 day). Never ends by itself."""
+        (a duration, server default ``24h``, at most 1 day). Never ends by itself.
+
+        ``min_live_interval`` spaces live requests (changes in between arrive in one response).
+        """
         return tag_feed(
-            tags, created_at=created_at, skip_columns=skip_columns, read_timeout=read_timeout, backoff=backoff
+            tags,
+            created_at=created_at,
+            skip_columns=skip_columns,
+            read_timeout=read_timeout,
+            backoff=backoff,
+            min_live_interval=min_live_interval,
         )
 
     @subscription
@@ -308,6 +317,13 @@ class Runs(Resource[M]):
         skip_columns: Iterable[str] | None = None,
         read_timeout: float | None = None,
         backoff: RealtimeBackoff | None = None,
+        min_live_interval: float = 0.0,
     ) -> FeedState:
         """Iterate every change of the batch's runs (they appear as the batch is processed)."""
-        return batch_feed(batch_id, skip_columns=skip_columns, read_timeout=read_timeout, backoff=backoff)
+        return batch_feed(
+            batch_id,
+            skip_columns=skip_columns,
+            read_timeout=read_timeout,
+            backoff=backoff,
+            min_live_interval=min_live_interval,
+        )
