@@ -17,7 +17,7 @@ from airflow_provider_trigger.emulator import EmulatorServer
 ROOT = Path(__file__).parents[1]
 README = (ROOT / "README.md").read_text()
 BLOCKS = [
-    (match.group(1), match.group(2), README[: match.start()].rstrip().splitlines()[-1])
+    (match.group(1), match.group(2), " ".join(README[: match.start()].rstrip().splitlines()[-3:]))
     for match in re.finditer(r"```(\w+)\n(.*?)```", README, re.S)
 ]
 COPIED = [(code, re.search(r"From `([^`]+)`", intro)) for lang, code, intro in BLOCKS if lang == "python"]

@@ -153,3 +153,12 @@ def test_dag_retry_resumes_through_airflows_task_state_store(
             row.key: row.value for row in session.query(TaskStateStoreModel).filter_by(run_id=dag_run.run_id)
         }
     assert run_id in str(stored[KEY])
+
+
+def test_durable_comes_from_default_args_too() -> None:
+    with DAG("resumable_defaults", schedule=None, default_args={"durable": False}):
+        from_defaults = TriggerTaskOperator(task_id="a", task_identifier="ingest")
+        explicit = TriggerTaskOperator(task_id="b", task_identifier="ingest", durable=True)
+    assert from_defaults.durable is False
+    assert explicit.durable is True
+    assert TriggerTaskOperator(task_id="c", task_identifier="ingest").durable is True
