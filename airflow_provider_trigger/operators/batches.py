@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, conf
+from airflow.providers.common.compat.sdk import AirflowException, conf
 
 from airflow_provider_trigger.client import NotFoundError
 from airflow_provider_trigger.hooks import TriggerHook
+from airflow_provider_trigger.operators._base import TriggerBaseOperator
 from airflow_provider_trigger.operators.tasks import (
     DEFAULT_IDEMPOTENCY_KEY,
     attach_to_outlets,
@@ -48,7 +48,7 @@ RUN_IDS_TIMEOUT = 60.0
 """Seconds to wait for the server to create every run of a new batch."""
 
 
-class TriggerBatchOperator(BaseOperator):
+class TriggerBatchOperator(TriggerBaseOperator):
     """Trigger one Trigger.dev task once per payload, in one batch request; optionally wait for every run.
 
     Returns ``{"batch_id", "run_ids"}`` (run ids in payload order), plus ``"outputs"`` (in the same
@@ -96,7 +96,7 @@ class TriggerBatchOperator(BaseOperator):
         wait_mode: str = "realtime",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(trigger_conn_id=trigger_conn_id, **kwargs)
         self.wait_mode = check_wait_mode(wait_mode)
         self.feed_tag: str | None = None
         if task_identifier == "":
@@ -113,13 +113,8 @@ class TriggerBatchOperator(BaseOperator):
         self.timeout = seconds(timeout, "timeout")
         self.deferrable = deferrable
         self.cancel_on_kill = cancel_on_kill
-        self.trigger_conn_id = trigger_conn_id
         self.run_ids: list[str] = []
         self._finished = False
-
-    @cached_property
-    def hook(self) -> TriggerHook:
-        return TriggerHook(trigger_conn_id=self.trigger_conn_id)
 
     def _items(self) -> list[dict[str, Any]]:
         check_task_identifier(self.task_identifier)

@@ -28,11 +28,11 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, Variable, mask_secret
+from airflow.providers.common.compat.sdk import AirflowException, Variable, mask_secret
 from dotenv import dotenv_values
 
 from airflow_provider_trigger.client import NotFoundError, TriggerClient
-from airflow_provider_trigger.hooks import TriggerHook
+from airflow_provider_trigger.operators._base import TriggerBaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -210,7 +210,7 @@ def plan_sync(
     )
 
 
-class TriggerEnvVarsSyncOperator(BaseOperator):
+class TriggerEnvVarsSyncOperator(TriggerBaseOperator):
     """Make a Trigger.dev environment's variables match the declared ones.
 
     Sources, merged in this order (**a later source wins** for a name found in several):
@@ -259,7 +259,6 @@ class TriggerEnvVarsSyncOperator(BaseOperator):
         prune: bool = False,
         dry_run: bool = False,
         rewrite_secrets: bool = False,
-        trigger_conn_id: str = "trigger_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -273,11 +272,6 @@ class TriggerEnvVarsSyncOperator(BaseOperator):
         self.prune = prune
         self.is_dry_run = dry_run  # not ``self.dry_run``: that is a BaseOperator method
         self.rewrite_secrets = rewrite_secrets
-        self.trigger_conn_id = trigger_conn_id
-
-    @cached_property
-    def hook(self) -> TriggerHook:
-        return TriggerHook(trigger_conn_id=self.trigger_conn_id)
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         """Register secret values with the masker as soon as they are rendered (before anything logs)."""

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
+from airflow.providers.common.compat.sdk import AirflowException
 
-from airflow_provider_trigger.hooks import TriggerHook
+from airflow_provider_trigger.operators._base import TriggerBaseOperator
 from airflow_provider_trigger.triggers._wait import (
     RunWatch,
     error_message,
@@ -39,19 +38,7 @@ def _require_run_id(run_id: str | None) -> str:
     return run_id.strip()
 
 
-class _RunOperator(BaseOperator):
-    """Shared connection handling: a lazily built hook, nothing read in ``__init__``."""
-
-    def __init__(self, *, trigger_conn_id: str = "trigger_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.trigger_conn_id = trigger_conn_id
-
-    @cached_property
-    def hook(self) -> TriggerHook:
-        return TriggerHook(trigger_conn_id=self.trigger_conn_id)
-
-
-class TriggerCancelRunOperator(_RunOperator):
+class TriggerCancelRunOperator(TriggerBaseOperator):
     """Cancel a run (a no-op for a run that already finished). Returns the run id.
 
     :param run_id: the run to cancel (templated), e.g. ``"{{ ti.xcom_pull('trigger') }}"``.
@@ -70,7 +57,7 @@ class TriggerCancelRunOperator(_RunOperator):
         return run_id
 
 
-class TriggerReplayRunOperator(_RunOperator):
+class TriggerReplayRunOperator(TriggerBaseOperator):
     """Replay a run (same task, same payload) and return the new run's id.
 
     :param run_id: the run to replay (templated).
@@ -111,7 +98,7 @@ class TriggerReplayRunOperator(_RunOperator):
         return new_id
 
 
-class TriggerRescheduleRunOperator(_RunOperator):
+class TriggerRescheduleRunOperator(TriggerBaseOperator):
     """Move a DELAYED run to a new time. Returns ``{"id", "status", "delayed_until"}``.
 
     :param run_id: the delayed run (templated).
@@ -140,7 +127,7 @@ class TriggerRescheduleRunOperator(_RunOperator):
         return result
 
 
-class TriggerBulkActionOperator(_RunOperator):
+class TriggerBulkActionOperator(TriggerBaseOperator):
     """Cancel or replay many runs at once, selected by a filter or by run ids.
 
     Returns the bulk action id; with ``wait_for_completion`` waits until the server has processed every

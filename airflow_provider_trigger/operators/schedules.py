@@ -11,14 +11,13 @@ import re
 import zoneinfo
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, BaseOperator
+from airflow.providers.common.compat.sdk import AirflowException
 from croniter import croniter
 
 from airflow_provider_trigger.client import ApiError, NotFoundError, Schedule, UnprocessableEntityError
-from airflow_provider_trigger.hooks import TriggerHook
+from airflow_provider_trigger.operators._base import TriggerBaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -162,16 +161,8 @@ def schedule_view(schedule: Schedule) -> dict[str, Any]:
     }
 
 
-class _ScheduleOperator(BaseOperator):
-    """Shared connection handling and timezone checking for the schedule operators."""
-
-    def __init__(self, *, trigger_conn_id: str = "trigger_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.trigger_conn_id = trigger_conn_id
-
-    @cached_property
-    def hook(self) -> TriggerHook:
-        return TriggerHook(trigger_conn_id=self.trigger_conn_id)
+class _ScheduleOperator(TriggerBaseOperator):
+    """Timezone checking shared by the schedule operators."""
 
     def known_timezones(self) -> frozenset[str]:
         """Timezones the server accepts (its unauthenticated endpoint), else this machine's IANA list."""

@@ -6,7 +6,6 @@ import json
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
@@ -19,6 +18,7 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_trigger.client import NotFoundError, RequestOptions, RetryOptions
 from airflow_provider_trigger.hooks import TriggerHook
+from airflow_provider_trigger.operators._base import TriggerBaseOperator
 from airflow_provider_trigger.operators.links import RUN_ID_XCOM_KEY, RUN_URL_XCOM_KEY, TriggerRunLink
 from airflow_provider_trigger.triggers._wait import (
     FAILURE,
@@ -80,7 +80,7 @@ def check_task_identifier(value: Any) -> None:
         )
 
 
-class TriggerTaskOperator(ResumableJobMixin, BaseOperator):
+class TriggerTaskOperator(ResumableJobMixin, TriggerBaseOperator):
     """Trigger a Trigger.dev task and, by default, wait for its run and return the run's output.
 
     The run id and dashboard URL go to XCom (keys ``run_id``, ``run_url``) as soon as the run exists.
@@ -179,7 +179,7 @@ class TriggerTaskOperator(ResumableJobMixin, BaseOperator):
     ) -> None:
         if durable is not None:  # forwarded only when set, so default_args reach it on every version
             kwargs["durable"] = durable
-        super().__init__(**kwargs)
+        super().__init__(trigger_conn_id=trigger_conn_id, **kwargs)
         self.wait_mode = check_wait_mode(wait_mode)
         self.feed_tag: str | None = None
         if task_identifier == "":
@@ -209,15 +209,10 @@ class TriggerTaskOperator(ResumableJobMixin, BaseOperator):
         self.timeout = seconds(timeout, "timeout")
         self.deferrable = deferrable
         self.cancel_on_kill = cancel_on_kill
-        self.trigger_conn_id = trigger_conn_id
         self.run_id: str | None = None
         self._published: str | None = None
         self._result: Any = None
         self._finished = False
-
-    @cached_property
-    def hook(self) -> TriggerHook:
-        return TriggerHook(trigger_conn_id=self.trigger_conn_id)
 
     # -- triggering -------------------------------------------------------------------------------
 
