@@ -30,12 +30,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 _HOME = Path(tempfile.mkdtemp(prefix="perf-airflow-home-"))
 os.environ.update(
@@ -177,9 +178,31 @@ def throughput(emu: Emulator, block: int, blocks: int) -> list[Row]:
                     "time.process_time of this process only (server excluded)",
                 ),
             ]
+    rows.append(client_code_cost(client, canned))
     client.close()
     bare.close()
     return rows
+
+
+def client_code_cost(client: TriggerClient, body: bytes) -> Row:
+    """Our code alone for one ``runs.retrieve``: describe, prepare (headers, key) and finish (parse)."""
+    from airflow_provider_trigger.client._core import finish, prepare
+    from airflow_provider_trigger.client.resources.runs import Runs
+
+    build, config = Runs.__dict__["retrieve"]._build, client._config
+    headers = {"content-type": "application/json", "content-length": str(len(body))}
+
+    def one() -> object:
+        request = build(client.runs, "run_abc")
+        return finish(prepare(config, request), request, 200, headers, body, 1)
+
+    per_call = min(timeit.repeat(one, number=5000, repeat=5)) / 5000 * 1e6
+    return (
+        "1. our client code per call, no I/O",
+        f"{per_call:.0f} us",
+        "",
+        "timeit of request description + prepare() + finish() incl. JSON + pydantic Run (best of 5x5000)",
+    )
 
 
 # -- 2. deferred waits at scale -----------------------------------------------------------------------
@@ -288,7 +311,7 @@ async def run_triggers(
         "rss": rss,
         "first_poll_s": first_poll_s,
         "max_sockets": max_sockets[0],
-        "pool_limit": http._transport._pool._max_connections,
+        "pool_limit": cast(Any, http._transport)._pool._max_connections,  # httpx internals
         "shared_clients": len({id(await TriggerHook().get_async_client()) for _ in range(3)}),
     }
     await close_async_clients()

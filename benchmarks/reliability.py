@@ -253,7 +253,7 @@ def rate_limit_burst(
     when it reached the server before the reset its client was last given.
     """
     emu.reset()
-    emu.state.config.rate_limit = limit or RateLimit(burst=10, refill=10, interval=1.0)
+    emu.state.config.rate_limit = limit or RateLimit(burst=10, refill=40, interval=2.0)
     figures = RateFigures(clients, calls)
     # per client: (status, reset epoch s) of every attempt, in order
     attempts: dict[int, list[tuple[int, float | None]]] = {n: [] for n in range(clients)}
@@ -410,7 +410,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     lines += [
-        _row(f"3. rate limit: {rate.clients} clients x {rate.calls} triggers, 10 per 1 s", "", "", True),
+        _row(
+            f"3. rate limit: {rate.clients} clients x {rate.calls} triggers, burst 10, +40 per 2 s",
+            "",
+            "",
+            True,
+        ),
         _row("  requests sent / answered 429", "", f"{rate.requests} / {rate.limited}", True),
         _row("  requests arriving before the reset they were given", "0", str(rate.early), rate.early == 0),
         _row(
@@ -426,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         _row("  wall time (real waits)", "", f"{rate.seconds:.1f} s", True),
     ]
     lines += [
-        _row("known gap (not in the exit status): runs.replay x 100, 20 % drop_after"),
+        _row("known gap (outside the exit status): runs.replay x 100, drop_after"),
         _row(
             "  replayed runs on the server (the API has no replay cache)", "100", str(replays), replays == 100
         ),
@@ -439,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         passed, failed = pytest_figures()
         print()
         print(f"| {'figure (pytest tests/reliability)':<66} | {'passed':<12} | {'failed':<36} | ok  |")
+        print("|" + "-" * 68 + "|" + "-" * 14 + "|" + "-" * 38 + "|-----|")
         for name, module in PYTEST_FIGURES:
             ok_row = failed[module] == 0 and passed[module] > 0
             print(_row(name, str(passed[module]), str(failed[module]), ok_row))

@@ -86,7 +86,7 @@ class AsyncTransport:
 
     Requests beyond the pool size wait on the gate (FIFO, O(1) per wake-up), not in httpcore's queue,
     which is rescanned whole each time a connection frees up: 1,000 concurrent polls queued there cost
-    O(n²) event-loop CPU (measured: 25 s to send 1,000 first polls on a pool of 10, ~4 s with the gate).
+    O(n²) event-loop CPU (measured: 25 s to send 1,000 first polls on a pool of 10, 6-9 s with the gate).
     """
 
     def __init__(
