@@ -253,7 +253,7 @@ def rate_limit_burst(
     when it reached the server before the reset its client was last given.
     """
     emu.reset()
-    emu.state.config.rate_limit = limit or RateLimit(burst=10, refill=40, interval=2.0)
+    emu.state.config.rate_limit = limit or RateLimit(burst=20, refill=20, interval=1.0)
     figures = RateFigures(clients, calls)
     # per client: (status, reset epoch s) of every attempt, in order
     attempts: dict[int, list[tuple[int, float | None]]] = {n: [] for n in range(clients)}
@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     lines += [
         _row(
-            f"3. rate limit: {rate.clients} clients x {rate.calls} triggers, burst 10, +40 per 2 s",
+            f"3. rate limit: {rate.clients} clients x {rate.calls} triggers, bucket of 20, +20 per 1 s",
             "",
             "",
             True,

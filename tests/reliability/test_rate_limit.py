@@ -13,9 +13,7 @@ from benchmarks.reliability import rate_limit_burst
 
 
 def test_a_burst_waits_for_the_reset_instead_of_hammering(emulator: EmulatorServer) -> None:
-    figures = rate_limit_burst(
-        emulator, clients=3, calls=6, limit=RateLimit(burst=6, refill=12, interval=1.0)
-    )
+    figures = rate_limit_burst(emulator, clients=3, calls=6, limit=RateLimit(burst=6, refill=6, interval=1.0))
 
     assert figures.limited > 0  # the burst did exceed the limit
     assert figures.early == 0  # no request reached the server before its client's reset
