@@ -112,8 +112,15 @@ def test_batch_trigger_is_two_requests_with_the_items_streamed(
 
 
 def _client_ports(port: int) -> set[int]:
-    """Local ports of this process's TCP connections to ``port``."""
-    return {c.laddr.port for c in psutil.Process().net_connections("tcp") if c.raddr and c.raddr.port == port}
+    """Local ports of this process's open (ESTABLISHED) TCP connections to ``port``.
+
+    A socket the server already closed (CLOSE_WAIT, not yet reaped by httpx) holds no pool slot.
+    """
+    return {
+        c.laddr.port
+        for c in psutil.Process().net_connections("tcp")
+        if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    }
 
 
 async def test_deferred_waits_share_one_pool_and_poll_once_per_interval(
