@@ -29,6 +29,21 @@ def _timezones(body: Any) -> Timezones:
     return list(body.get("timezones", [])) if isinstance(body, dict) else []
 
 
+def _body(
+    task: str, cron: str, external_id: str | None, timezone: str | None, window: str | None
+) -> dict[str, Any]:
+    """The fields create and update share (update takes no deduplication key)."""
+    return drop_unset(
+        {
+            "task": _required(task, "task"),
+            "cron": _required(cron, "cron"),
+            "externalId": external_id,
+            "timezone": timezone,
+            "window": window,
+        }
+    )
+
+
 class Schedules(Resource[M]):
     @endpoint
     def create(
@@ -43,16 +58,8 @@ class Schedules(Resource[M]):
         request_options: RequestOptions | None = None,
     ) -> ApiRequest[Schedule]:
         """Create a schedule; the same ``deduplication_key`` again updates it instead."""
-        body = drop_unset(
-            {
-                "task": _required(task, "task"),
-                "cron": _required(cron, "cron"),
-                "deduplicationKey": _required(deduplication_key, "deduplication_key"),
-                "externalId": external_id,
-                "timezone": timezone,
-                "window": window,
-            }
-        )
+        body = _body(task, cron, external_id, timezone, window)
+        body["deduplicationKey"] = _required(deduplication_key, "deduplication_key")
         return ApiRequest("POST", "/api/v1/schedules", _schedule, body=body, options=request_options)
 
     @paginated
@@ -88,15 +95,7 @@ class Schedules(Resource[M]):
         window: str | None = None,
         request_options: RequestOptions | None = None,
     ) -> ApiRequest[Schedule]:
-        body = drop_unset(
-            {
-                "task": _required(task, "task"),
-                "cron": _required(cron, "cron"),
-                "externalId": external_id,
-                "timezone": timezone,
-                "window": window,
-            }
-        )
+        body = _body(task, cron, external_id, timezone, window)
         return ApiRequest("PUT", _path(schedule_id), _schedule, body=body, options=request_options)
 
     @endpoint
