@@ -203,4 +203,3 @@ def test_nothing_is_read_in_init(monkeypatch: pytest.MonkeyPatch) -> None:
         TriggerDeleteScheduleOperator(task_id="c"),
     ]
     assert all("hook" not in op.__dict__ for op in ops)
-
