@@ -10,6 +10,7 @@ from airflow_provider_trigger.client import (
     InternalServerError,
     NotFoundError,
     RawResponse,
+    RetryOptions,
     Run,
     RunStatus,
     TriggerClient,
@@ -124,7 +125,12 @@ async def test_concurrent_async_retries_do_not_interfere(
 ) -> None:
     import asyncio
 
-    emulator.faults.inject("GET", "/api/v1/schedules", kind=503, count=20)
-    pages = await asyncio.gather(*(async_client.schedules.list() for _ in range(10)))
+    # 10 faults spread over 10 concurrent calls, each allowed 11 attempts: no call can run out of its
+    # own budget however the faults fall, but a retry state shared between the coroutines would count
+    # all 20 attempts against one budget and give up.
+    emulator.faults.inject("GET", "/api/v1/schedules", kind=503, count=10)
+    client = async_client.with_options(retry=RetryOptions(max_attempts=11))
+    pages = await asyncio.gather(*(client.schedules.list() for _ in range(10)))
     assert all(page.data == [] for page in pages)
-    assert len([r for r in emulator.requests.all() if r.status == 503]) == 20
+    assert len([r for r in emulator.requests.all() if r.status == 503]) == 10
+    assert len(sleeps) == 10
