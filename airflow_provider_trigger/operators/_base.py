@@ -1,13 +1,20 @@
-"""What every Trigger.dev operator shares: the connection id and a lazily built hook."""
+"""What the Trigger.dev operators share: the connection id, a lazily built hook, argument checks,
+the default idempotency key, outlet extras and the bounded cancel used by ``on_kill``."""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseOperator
+from airflow.providers.common.compat.sdk import AirflowException, Asset, BaseOperator
 
+from airflow_provider_trigger.client import RequestOptions, RetryOptions
 from airflow_provider_trigger.hooks import TriggerHook
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
 
 
 class TriggerBaseOperator(BaseOperator):
@@ -21,3 +28,58 @@ class TriggerBaseOperator(BaseOperator):
     @cached_property
     def hook(self) -> TriggerHook:
         return TriggerHook(trigger_conn_id=self.trigger_conn_id)
+
+
+CANCEL_REQUEST = RequestOptions(retry=RetryOptions(max_attempts=2, max_timeout=2.0), timeout=10.0)
+"""``on_kill`` cancels within about 20 s at worst: two attempts of at most 10 s each."""
+DEFAULT_IDEMPOTENCY_KEY = "airflow/{{ ti.dag_id }}/{{ ti.task_id }}/{{ ti.run_id }}/{{ ti.map_index }}"
+"""Default key: one per DAG run, task and map index (not per try), so Airflow retries re-attach."""
+
+
+def seconds(value: float | timedelta | None, name: str) -> float | None:
+    """A duration in seconds; rejects negative values with a message naming the argument."""
+    if value is None:
+        return None
+    result = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if result < 0:
+        raise ValueError(f"{name} must be >= 0 seconds, got {result:g}")
+    return result
+
+
+def check_json(value: Any, name: str) -> None:
+    """Fail before any request when ``value`` cannot be sent as JSON."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be JSON-serialisable: {exc}") from exc
+
+
+def check_task_identifier(value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(
+            f"task_identifier must be a non-empty string (the task's id in Trigger.dev), got {value!r}"
+        )
+
+
+def attach_to_outlets(operator: BaseOperator, context: Context, extra: dict[str, Any]) -> None:
+    """Merge ``extra`` into the asset event of each ``Asset`` outlet (sent when the task succeeds)."""
+    assets = [outlet for outlet in operator.outlets if isinstance(outlet, Asset)]
+    if assets and (events := context.get("outlet_events")) is not None:
+        for asset in assets:
+            events[asset].extra.update(extra)
+
+
+def task_not_found(task_identifier: str, hook: TriggerHook) -> AirflowException:
+    return AirflowException(
+        f"Trigger.dev task {task_identifier!r} was not found in the {hook.environment} environment of "
+        f"connection {hook.trigger_conn_id!r}: check the task id and that a version with it is deployed"
+    )
+
+
+def cancel_run(hook: TriggerHook, run_id: str, log: Any) -> None:
+    """Cancel one run, bounded in time (no retries beyond one); errors are logged, never raised."""
+    try:
+        hook.runs.cancel(run_id, request_options=CANCEL_REQUEST)
+        log.info("Canceled Trigger.dev run %s because the task was killed", run_id)
+    except Exception as exc:
+        log.warning("Could not cancel Trigger.dev run %s: %s", run_id, exc)

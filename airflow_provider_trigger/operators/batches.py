@@ -11,9 +11,9 @@ from airflow.providers.common.compat.sdk import AirflowException, conf
 
 from airflow_provider_trigger.client import NotFoundError
 from airflow_provider_trigger.hooks import TriggerHook
-from airflow_provider_trigger.operators._base import TriggerBaseOperator
-from airflow_provider_trigger.operators.tasks import (
+from airflow_provider_trigger.operators._base import (
     DEFAULT_IDEMPOTENCY_KEY,
+    TriggerBaseOperator,
     attach_to_outlets,
     cancel_run,
     check_json,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_trigger.client import Schedule
-from airflow_provider_trigger.operators.schedules import (
+from airflow_provider_trigger.operators._schedule_rules import (
     ScheduleSpec,
     local_timezones,
     schedule_view,
