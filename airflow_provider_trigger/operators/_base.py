@@ -12,6 +12,7 @@ from airflow.providers.common.compat.sdk import AirflowException, Asset, BaseOpe
 
 from airflow_provider_trigger.client import RequestOptions, RetryOptions
 from airflow_provider_trigger.hooks import TriggerHook
+from airflow_provider_trigger.triggers._wait import check_wait_mode
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -28,6 +29,41 @@ class TriggerBaseOperator(BaseOperator):
     @cached_property
     def hook(self) -> TriggerHook:
         return TriggerHook(trigger_conn_id=self.trigger_conn_id)
+
+
+class TaskRunsOperator(TriggerBaseOperator):
+    """Shared by the operators that start runs of one task and may wait for them (task, batch):
+    the task id, the idempotency key and the wait settings, checked at DAG parse time."""
+
+    def __init__(
+        self,
+        *,
+        task_identifier: str,
+        idempotency_key: str | None,
+        idempotency_key_ttl: str | None,
+        wait_for_completion: bool,
+        poll_interval: float,
+        timeout: float | timedelta | None,
+        deferrable: bool,
+        cancel_on_kill: bool,
+        wait_mode: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.wait_mode = check_wait_mode(wait_mode)
+        self.feed_tag: str | None = None
+        if task_identifier == "":
+            check_task_identifier(task_identifier)
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
+        self.task_identifier = task_identifier
+        self.idempotency_key = idempotency_key
+        self.idempotency_key_ttl = idempotency_key_ttl
+        self.wait_for_completion = wait_for_completion
+        self.poll_interval = float(poll_interval)
+        self.timeout = seconds(timeout, "timeout")
+        self.deferrable = deferrable
+        self.cancel_on_kill = cancel_on_kill
 
 
 CANCEL_REQUEST = RequestOptions(retry=RetryOptions(max_attempts=2, max_timeout=2.0), timeout=10.0)

@@ -13,12 +13,11 @@ from airflow_provider_trigger.client import NotFoundError
 from airflow_provider_trigger.hooks import TriggerHook
 from airflow_provider_trigger.operators._base import (
     DEFAULT_IDEMPOTENCY_KEY,
-    TriggerBaseOperator,
+    TaskRunsOperator,
     attach_to_outlets,
     cancel_run,
     check_json,
     check_task_identifier,
-    seconds,
     task_not_found,
 )
 from airflow_provider_trigger.triggers._wait import (
@@ -26,7 +25,6 @@ from airflow_provider_trigger.triggers._wait import (
     RunWatch,
     TriggerRunFailedError,
     TriggerWaitTimeoutError,
-    check_wait_mode,
     dag_run_tag,
     error_message,
     run_output,
@@ -48,7 +46,7 @@ RUN_IDS_TIMEOUT = 60.0
 """Seconds to wait for the server to create every run of a new batch."""
 
 
-class TriggerBatchOperator(TriggerBaseOperator):
+class TriggerBatchOperator(TaskRunsOperator):
     """Trigger one Trigger.dev task once per payload, in one batch request; optionally wait for every run.
 
     Returns ``{"batch_id", "run_ids"}`` (run ids in payload order), plus ``"outputs"`` (in the same
@@ -96,23 +94,21 @@ class TriggerBatchOperator(TriggerBaseOperator):
         wait_mode: str = "realtime",
         **kwargs: Any,
     ) -> None:
-        super().__init__(trigger_conn_id=trigger_conn_id, **kwargs)
-        self.wait_mode = check_wait_mode(wait_mode)
-        self.feed_tag: str | None = None
-        if task_identifier == "":
-            check_task_identifier(task_identifier)
-        if poll_interval <= 0:
-            raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
-        self.task_identifier = task_identifier
+        super().__init__(
+            task_identifier=task_identifier,
+            idempotency_key=idempotency_key,
+            idempotency_key_ttl=idempotency_key_ttl,
+            wait_for_completion=wait_for_completion,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            deferrable=deferrable,
+            cancel_on_kill=cancel_on_kill,
+            wait_mode=wait_mode,
+            trigger_conn_id=trigger_conn_id,
+            **kwargs,
+        )
         self.payloads = payloads
         self.options = options
-        self.idempotency_key = idempotency_key
-        self.idempotency_key_ttl = idempotency_key_ttl
-        self.wait_for_completion = wait_for_completion
-        self.poll_interval = float(poll_interval)
-        self.timeout = seconds(timeout, "timeout")
-        self.deferrable = deferrable
-        self.cancel_on_kill = cancel_on_kill
         self.run_ids: list[str] = []
         self._finished = False
 

@@ -17,12 +17,11 @@ from airflow_provider_trigger.client import NotFoundError, RequestOptions, Retry
 from airflow_provider_trigger.hooks import TriggerHook
 from airflow_provider_trigger.operators._base import (
     DEFAULT_IDEMPOTENCY_KEY,
-    TriggerBaseOperator,
+    TaskRunsOperator,
     attach_to_outlets,
     cancel_run,
     check_json,
     check_task_identifier,
-    seconds,
     task_not_found,
 )
 from airflow_provider_trigger.operators.links import RUN_ID_XCOM_KEY, RUN_URL_XCOM_KEY, TriggerRunLink
@@ -32,7 +31,6 @@ from airflow_provider_trigger.triggers._wait import (
     TERMINAL,
     RunWatch,
     TriggerWaitTimeoutError,
-    check_wait_mode,
     dag_run_tag,
     error_message,
     raise_for_failure,
@@ -56,7 +54,7 @@ NOT_FOUND = "NOT_FOUND"
 """``get_job_status`` of a stored run that no longer exists: the mixin then triggers a new run."""
 
 
-class TriggerTaskOperator(ResumableJobMixin, TriggerBaseOperator):
+class TriggerTaskOperator(ResumableJobMixin, TaskRunsOperator):
     """Trigger a Trigger.dev task and, by default, wait for its run and return the run's output.
 
     The run id and dashboard URL go to XCom (keys ``run_id``, ``run_url``) as soon as the run exists.
@@ -155,17 +153,20 @@ class TriggerTaskOperator(ResumableJobMixin, TriggerBaseOperator):
     ) -> None:
         if durable is not None:  # forwarded only when set, so default_args reach it on every version
             kwargs["durable"] = durable
-        super().__init__(trigger_conn_id=trigger_conn_id, **kwargs)
-        self.wait_mode = check_wait_mode(wait_mode)
-        self.feed_tag: str | None = None
-        if task_identifier == "":
-            check_task_identifier(task_identifier)
-        if poll_interval <= 0:
-            raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
-        self.task_identifier = task_identifier
+        super().__init__(
+            task_identifier=task_identifier,
+            idempotency_key=idempotency_key,
+            idempotency_key_ttl=idempotency_key_ttl,
+            wait_for_completion=wait_for_completion,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            deferrable=deferrable,
+            cancel_on_kill=cancel_on_kill,
+            wait_mode=wait_mode,
+            trigger_conn_id=trigger_conn_id,
+            **kwargs,
+        )
         self.payload = payload
-        self.idempotency_key = idempotency_key
-        self.idempotency_key_ttl = idempotency_key_ttl
         self.trigger_queue = trigger_queue
         self.concurrency_key = concurrency_key
         self.delay = delay
@@ -180,11 +181,6 @@ class TriggerTaskOperator(ResumableJobMixin, TriggerBaseOperator):
         self.region = region
         self.test = test
         self.trigger_options = trigger_options
-        self.wait_for_completion = wait_for_completion
-        self.poll_interval = float(poll_interval)
-        self.timeout = seconds(timeout, "timeout")
-        self.deferrable = deferrable
-        self.cancel_on_kill = cancel_on_kill
         self.run_id: str | None = None
         self._published: str | None = None
         self._result: Any = None
