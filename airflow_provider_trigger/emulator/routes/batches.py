@@ -185,6 +185,19 @@ def _errors(batch: Batch) -> list[dict[str, Any]]:
     return [compact(e) for e in batch.errors]
 
 
+def _batch_fields(batch: Batch, status: str, updated: Any) -> dict[str, Any]:
+    """The fields the v1 and v2 batch objects share."""
+    return {
+        "id": batch.id,
+        "status": status,
+        "idempotencyKey": batch.idempotency_key,
+        "createdAt": iso(batch.created_at),
+        "updatedAt": iso(updated),
+        "runCount": batch.run_count,
+        "runs": [r for _, r in sorted(batch.run_ids.items()) if r],
+    }
+
+
 @router.get("/api/v1/batches/{batch_id}")
 async def retrieve_batch_v1(batch_id: str, request: Request, env: SecretEnv) -> dict[str, Any]:
     state = state_of(request)
@@ -193,13 +206,7 @@ async def retrieve_batch_v1(batch_id: str, request: Request, env: SecretEnv) -> 
         status, ok, failed, updated = batch_status(state, batch)
         return compact(
             {
-                "id": batch.id,
-                "status": status,
-                "idempotencyKey": batch.idempotency_key,
-                "createdAt": iso(batch.created_at),
-                "updatedAt": iso(updated),
-                "runCount": batch.run_count,
-                "runs": [r for _, r in sorted(batch.run_ids.items()) if r],
+                **_batch_fields(batch, status, updated),
                 "successfulRunCount": ok if status == "COMPLETED" else None,
                 "failedRunCount": failed if status == "COMPLETED" else None,
                 "errors": _errors(batch) or None,
@@ -215,14 +222,8 @@ async def retrieve_batch_v2(batch_id: str, request: Request, env: SecretEnv) -> 
         status, _, _, updated = batch_status(state, batch)
         return compact(
             {
-                "id": batch.id,
-                "status": status,
-                "idempotencyKey": batch.idempotency_key,
-                "createdAt": iso(batch.created_at),
-                "updatedAt": iso(updated),
+                **_batch_fields(batch, status, updated),
                 "processingCompletedAt": iso(batch.sealed_at),
-                "runCount": batch.run_count,
-                "runs": [r for _, r in sorted(batch.run_ids.items()) if r],
                 "processing": compact({"completedAt": iso(batch.sealed_at), "errors": _errors(batch)}),
             }
         )
