@@ -124,7 +124,13 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_trigger.sensors.runs"]}
         ],
         "triggers": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_trigger.triggers.runs"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_trigger.triggers.runs",
+                    "airflow_provider_trigger.triggers.events",
+                ],
+            }
         ],
         "extra-links": ["airflow_provider_trigger.operators.links.TriggerRunLink"],
     }

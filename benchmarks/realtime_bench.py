@@ -247,7 +247,7 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=5.0)
     parser.add_argument("--single", type=float, default=60.0)
     args = parser.parse_args()
-    from airflow_provider_trigger.triggers import _multiplexer
+    from airflow_provider_trigger.triggers.engine import feeds as _multiplexer
 
     rows: list[Row] = []
     with emulator_process() as info:

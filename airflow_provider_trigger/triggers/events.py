@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from airflow_provider_trigger.client import KeyKind
 from airflow_provider_trigger.hooks import TriggerHook
-from airflow_provider_trigger.triggers._wait import TERMINAL, run_output, status_name
+from airflow_provider_trigger.triggers.engine.incidents import Incident
+from airflow_provider_trigger.triggers.engine.statuses import TERMINAL, status_name
 
 if TYPE_CHECKING:
     from airflow_provider_trigger.client import AsyncTriggerClient, Run
@@ -134,8 +134,10 @@ class TriggerRunEventTrigger(BaseEventTrigger):
     Runs are looked for among those created at most ``lookback`` seconds before the cursor, so a run
     that takes longer than ``lookback`` from trigger to end is never announced.
 
-    **Errors.** API or connection errors are retried inside ``run()`` with exponential backoff (from
-    ``poll_interval`` up to ``max_backoff`` seconds), logged, and never turned into events.
+    **Errors.** API incidents (5xx, 429, connection errors…) are waited out inside ``run()`` with
+    backoff (at least ``poll_interval``, at most ``max_backoff`` seconds), logged when they start and
+    end, and never turned into events; a permanent error (401/403, a misconfigured connection) ends the
+    watcher with a clear message, as every wait of this provider does.
 
     :param task_identifier: task id(s) to watch (any of them).
     :param tags: run tag(s) to watch (runs with any of them). With both, a run must match both filters.
@@ -347,7 +349,7 @@ class TriggerRunEventTrigger(BaseEventTrigger):
                 payload["output_omitted"] = "a personal access token cannot read run outputs"
             else:
                 client = await hook.get_async_client()
-                output = run_output(await client.runs.retrieve(run.id))
+                output = (await client.runs.retrieve(run.id)).output
                 payload.update(small_output(output, self.max_output_bytes))
         return payload
 
@@ -356,41 +358,29 @@ class TriggerRunEventTrigger(BaseEventTrigger):
         parts += [f"tags {', '.join(self.tags)}"] if self.tags else []
         return f"{'; '.join(parts)}; ending {', '.join(self.statuses)}"
 
-    def _log_retry(self, state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        delay = state.next_action.sleep if state.next_action else 0.0
-        self.log.warning(
-            "Watching Trigger.dev runs failed (attempt %d): %s: %s; retrying in %.1fs",
-            state.attempt_number,
-            type(error).__name__,
-            error,
-            delay,
-        )
-
     async def _next_batch(
-        self, hook: TriggerHook, cursor: RunCursor | None
+        self, hook: TriggerHook, cursor: RunCursor | None, incident: Incident
     ) -> tuple[RunCursor, list[tuple[Run, dict[str, Any]]]]:
-        """Start (first call) and poll once, retrying every error with backoff until it works."""
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(Exception),
-            wait=wait_exponential(
-                multiplier=self.poll_interval, min=self.poll_interval, max=self.max_backoff
-            ),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
+        """Start (first call) and poll once. API incidents are waited out with backoff up to
+        ``max_backoff`` (logged when they start and end); a permanent error ends the watcher loudly."""
+        while True:
+            try:
                 if cursor is None:
                     cursor = await self._start(hook)
-                return cursor, await self._new_runs(hook, cursor)
-        raise AssertionError("unreachable: the retry loop only ends by returning")  # pragma: no cover
+                batch = await self._new_runs(hook, cursor)
+            except Exception as exc:
+                delay = incident.failed(exc, max(self.poll_interval, self.max_backoff))
+                await asyncio.sleep(max(delay, self.poll_interval))
+                continue
+            incident.recovered()
+            return cursor, batch
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = TriggerHook(trigger_conn_id=self.trigger_conn_id)
         cursor: RunCursor | None = None
+        incident = Incident(f"Trigger.dev runs ({self._describe()})", self.log)
         while True:
-            cursor, batch = await self._next_batch(hook, cursor)
+            cursor, batch = await self._next_batch(hook, cursor, incident)
             for run, payload in batch:
                 self.log.info(
                     "Trigger.dev run %s of %s ended %s: %s",

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -94,9 +95,27 @@ class Triggerer:
 
         self.runner = TriggerRunner()
 
-    async def start(self, trigger_id: int, trigger: Any, assets: dict[str, str] | None = None) -> None:
+    async def start(
+        self, trigger_id: int, trigger: Any, assets: dict[str, str] | None = None, *, task: str | None = None
+    ) -> None:
+        """``task``: the deferred task instance's task id (a wait trigger; watchers have none)."""
+        from airflow.executors.workloads.task import TaskInstanceDTO
         from airflow.executors.workloads.trigger import RunTrigger
         from airflow.models.trigger import Trigger
+
+        ti = None
+        if task is not None:
+            ti = TaskInstanceDTO(
+                id=uuid.uuid4(),
+                task_id=task,
+                dag_id="dag",
+                run_id="manual__1",
+                try_number=1,
+                dag_version_id=uuid.uuid4(),
+                map_index=-1,
+                pool_slots=1,
+                priority_weight=1,
+            )
 
         classpath, kwargs = trigger.serialize()
         self.runner.to_create.append(
@@ -105,6 +124,7 @@ class Triggerer:
                 classpath=classpath,
                 encrypted_kwargs=Trigger.encrypt_kwargs(kwargs),
                 watched_assets=assets,
+                ti=ti,
             )
         )
         await self.runner.create_triggers()

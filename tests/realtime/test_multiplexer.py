@@ -10,8 +10,8 @@ import pytest
 
 from airflow_provider_trigger.client import TriggerClient
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
-from airflow_provider_trigger.triggers._multiplexer import MAX_FEEDS, shared_feeds
-from airflow_provider_trigger.triggers._wait import dag_run_tag
+from airflow_provider_trigger.triggers.engine.feeds import MAX_FEEDS, shared_feeds
+from airflow_provider_trigger.triggers.engine.realtime import dag_run_tag
 from airflow_provider_trigger.triggers.runs import TriggerBatchTrigger, TriggerRunTrigger
 
 from .conftest import poll_requests, realtime_requests
