@@ -76,3 +76,13 @@ def emulator(emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
     emulator_server.reset()
     yield emulator_server
     emulator_server.reset()
+
+
+@pytest.fixture
+def no_list_lag(emulator: EmulatorServer) -> None:
+    """Opt out of the runs list's replica lag (production: ClickHouse trails retrieve by about a second).
+
+    For tests about list filters, pagination or what a list shows, not about the lag itself (which
+    tests/emulator/test_production.py covers): they list runs right after triggering them.
+    """
+    emulator.state.config.list_lag = 0.0

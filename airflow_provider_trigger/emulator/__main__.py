@@ -60,9 +60,8 @@ def main(argv: list[str] | None = None) -> None:
     for env, key in server.keys.items():
         print(f"  secret key ({env}):{' ' * (8 - len(env))}{key}")
     print(f"  personal access token: {server.pat}")
-    print(
-        f"  deployed tasks: {', '.join(tasks) or '(none)'}{' (lenient: any task runs)' if args.lenient else ''}"
-    )
+    lenient = " (lenient: any task runs)" if args.lenient else ""
+    print(f"  deployed tasks: {', '.join(tasks) or '(none)'}{lenient}")
     print(
         "  control API: GET/POST /_emulator/... (state, requests, faults, tasks, reset); Ctrl-C stops.",
         flush=True,

@@ -140,9 +140,10 @@ async def handle(state: EmulatorState, scope: Scope, receive: Receive, send: Sen
     async def send_logged(message: Message) -> None:
         if message["type"] == "http.response.start":
             record.status = message["status"]
-            if extra_headers:
+            if extra_headers:  # a route's own x-ratelimit-* (the batch limiter's 429) wins
+                own = {k.decode("latin-1").lower() for k, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
-                    (k.encode(), v.encode()) for k, v in extra_headers.items()
+                    (k.encode(), v.encode()) for k, v in extra_headers.items() if k not in own
                 ]
         await send(message)
 
@@ -153,7 +154,9 @@ async def handle(state: EmulatorState, scope: Scope, receive: Receive, send: Sen
 
 # apiRateLimit.server.ts: paths the /api limiter skips (batch items spend the batch's own grant)
 _UNLIMITED = re.compile(
-    r"^/api/(v3/batches/[^/]+/items|v[12]/packets/.*|v1/auth/jwt/claims|v1/timezones|v\d+/deployments/current)$"
+    r"^/api/(v3/batches/[^/]+/items|v[12]/packets/.*|v1/auth/jwt/claims|v1/timezones|v\d+/deployments/current"
+    r"|v1/waitpoints/tokens/[^/]+/callback/[^/]+|v1/tasks/[^/]+/callback/[^/]+|v1/runs/[^/]+/attempts"
+    r"|v1/authorization-code|v1/token|v1/usage/ingest)$"
 )
 _NO_AUTHORIZATION = {
     "title": "Unauthorized",

@@ -40,13 +40,8 @@ def test_reset_clears_everything(emulator: EmulatorServer, api: Api) -> None:
     emulator.state.config.default_duration = 99
     emulator.reset()
     state = emulator.state
-    assert (state.runs, state.stores.schedules, state.stores.envvars, state.stores.queues, state.tasks) == (
-        {},
-        {},
-        {},
-        {},
-        {},
-    )
+    assert (state.runs, state.stores.schedules, state.stores.envvars, state.stores.queues) == ({}, {}, {}, {})
+    assert state.tasks["x"] == TaskBehaviour("x")  # the session's deployed tasks stay, behaviours reset
     assert len(emulator.requests) == 0 and emulator.faults.pending == []
     assert state.config.default_duration == 0.2
 
