@@ -7,7 +7,6 @@ import pytest
 from airflow_provider_trigger.client import CursorPage, OffsetPage, TriggerClient, TriggerClientError
 from airflow_provider_trigger.emulator import EmulatorServer
 
-
 # These tests are about list filters and pages, not the replica lag (test_production covers it).
 pytestmark = pytest.mark.usefixtures("no_list_lag")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 import requests
 
 from airflow_provider_trigger.emulator import EmulatorServer, ManualClock, TaskBehaviour

@@ -8,7 +8,6 @@ from airflow_provider_trigger.emulator import EmulatorServer, ManualClock, TaskB
 
 from .conftest import Api
 
-
 # These tests are about list filters and pages, not the replica lag (test_production covers it).
 pytestmark = pytest.mark.usefixtures("no_list_lag")
 
