@@ -112,7 +112,9 @@ class Tasks(Resource[M]):
             # A cached batch may be one whose creation response was lost before its items were sent
             # (still PENDING): resend the stream then (items are deduplicated by index), else skip it.
             batch = yield retrieve
-        if batch is None or batch.status == "PENDING":
+        if batch is None or (
+            batch.status == "PENDING" and not batch.processed
+        ):  # PENDING again once processed
             batch = None
             yield ApiRequest(
                 "POST",
