@@ -12,7 +12,8 @@ from .state import EmulatorConfig
 EXAMPLE_TASKS = ("hello-world", "ingest", "resize", "daily-digest", "sync-crm")
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_server(argv: list[str] | None = None) -> EmulatorServer:
+    """The (not yet started) server the command line asks for."""
     parser = argparse.ArgumentParser(prog="python -m airflow_provider_trigger.emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8030, help="0 picks a free port")
@@ -51,17 +52,22 @@ def main(argv: list[str] | None = None) -> None:
         realtime_live_limit=args.live_limit,
     )
     tasks = EXAMPLE_TASKS if args.task is None else tuple(args.task)
-    server = EmulatorServer(
+    return EmulatorServer(
         args.host, args.port, config=config, tasks=tasks, queues=args.queue, log_level="info"
-    ).start()
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    server = build_server(argv).start()
+    tasks, lenient = tuple(server.state.tasks), server.state.config.lenient
     print(f"Trigger.dev emulator listening on {server.base_url}", flush=True)
     print(f"  TRIGGER_API_URL={server.base_url}")
     print(f"  project ref:       {server.project_ref}")
     for env, key in server.keys.items():
         print(f"  secret key ({env}):{' ' * (8 - len(env))}{key}")
     print(f"  personal access token: {server.pat}")
-    lenient = " (lenient: any task runs)" if args.lenient else ""
-    print(f"  deployed tasks: {', '.join(tasks) or '(none)'}{lenient}")
+    note = " (lenient: any task runs)" if lenient else ""
+    print(f"  deployed tasks: {', '.join(tasks) or '(none)'}{note}")
     print(
         "  control API: GET/POST /_emulator/... (state, requests, faults, tasks, reset); Ctrl-C stops.",
         flush=True,
