@@ -305,3 +305,33 @@ def test_schedule_upserted_from_another_environment_moves_there(emulator: Emulat
     assert prod.post("/api/v1/schedules", json=body).json()["id"] == first["id"]
     assert [s["id"] for s in prod.get("/api/v1/schedules").json()["data"]] == [first["id"]]
     assert api.get("/api/v1/schedules").json()["data"] == []
+
+
+def test_item_locked_to_an_unknown_version_becomes_a_failed_run(
+    emulator: EmulatorServer, api: Api, clock: ManualClock
+) -> None:
+    emulator.state.set_task(TaskBehaviour("t", queue_time=30))
+    items = [{"index": 0, "task": "t", "options": {"lockToVersion": "20990101.1"}}, {"index": 1, "task": "t"}]
+    batch_id = _batch(api, items)
+    clock.advance(1)
+    runs = api.get(f"/api/v2/batches/{batch_id}").json()["runs"]
+    assert [api.run(r)["status"] for r in runs] == ["SYSTEM_FAILURE", "QUEUED"]
+
+
+def test_some_items_over_the_queue_limit_make_the_batch_partial_failed_then_completed(
+    emulator: EmulatorServer, api: Api, clock: ManualClock
+) -> None:
+    emulator.state.config.queue_size_limit = 1
+    emulator.state.set_task(TaskBehaviour("t", duration=3))
+    batch_id = _batch(api, [{"index": i, "task": "t"} for i in range(3)])
+    clock.advance(1)
+    v1 = api.get(f"/api/v1/batches/{batch_id}").json()
+    assert (v1["status"], len(v1["runs"]), v1["successfulRunCount"], v1["failedRunCount"]) == (
+        "PARTIAL_FAILED",
+        1,
+        1,
+        2,
+    )
+    assert [e["index"] for e in v1["errors"]] == [1]  # one row for the queue-limit failures
+    clock.advance(5)
+    assert api.get(f"/api/v1/batches/{batch_id}").json()["status"] == "COMPLETED"
