@@ -114,7 +114,10 @@ async def handle(state: EmulatorState, scope: Scope, receive: Receive, send: Sen
             record.status = 401
             await _json_response(send, 401, _NO_AUTHORIZATION)
             return
-        allowed, lim, remaining, reset_ms = state.rate_limiter.take(limit, _limit_key(state, authorization))
+        key, is_jwt = _limit_key(state, authorization)
+        if is_jwt:  # public JWTs: their own bucket per token (apiRateLimit.server.ts)
+            limit = state.config.jwt_rate_limit or limit
+        allowed, lim, remaining, reset_ms = state.rate_limiter.take(limit, key)
         extra_headers = {
             "x-ratelimit-limit": str(lim),
             "x-ratelimit-remaining": str(remaining),
@@ -167,10 +170,11 @@ _NO_AUTHORIZATION = {
 }
 
 
-def _limit_key(state: EmulatorState, authorization: str) -> str:
-    """A secret key's bucket is its environment's; other tokens get one bucket each."""
-    env = state.env_by_key(authorization.removeprefix("Bearer ").strip())
-    return env.key_env.id if env is not None else authorization
+def _limit_key(state: EmulatorState, authorization: str) -> tuple[str, bool]:
+    """(bucket, is a JWT): a secret key's bucket is its environment's; other tokens get one each."""
+    token = authorization.removeprefix("Bearer ").strip()
+    env = state.env_by_key(token)
+    return (env.key_env.id if env is not None else authorization), not token.startswith("tr_")
 
 
 def _drop(send: Send) -> None:

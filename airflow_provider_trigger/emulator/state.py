@@ -43,6 +43,10 @@ def _api_limit() -> RateLimit:
     return RateLimit(750, 250, 10.0)  # API_RATE_LIMIT_* in apps/webapp/app/env.server.ts
 
 
+def _jwt_limit() -> RateLimit:
+    return RateLimit(60, 60, 60.0)  # API_RATE_LIMIT_JWT_* (a 1 min fixed window upstream)
+
+
 def _batch_limit() -> RateLimit:
     return RateLimit(1200, 100, 10.0)  # BATCH_RATE_LIMIT_* (counted in items)
 
@@ -55,8 +59,9 @@ class EmulatorConfig:
     behaviour for tests that need speed or simplicity: every task id runs (echoing its payload), no
     rate limits, batch items become runs while they are posted, the runs list is never behind.
     ``strict_tasks`` (not production): undeclared tasks get 404 "Task not found" and schedules 422.
-    ``rate_limit`` / ``batch_rate_limit``: ``None`` turns a limiter off. ``batch_processing_time`` +
-    ``batch_item_time`` * items: how long after sealing a v3 batch's items are processed.
+    ``rate_limit`` / ``jwt_rate_limit`` / ``batch_rate_limit``: ``None`` turns a limiter off.
+    ``batch_processing_time`` + ``batch_item_time`` * items: how long after sealing a v3 batch's
+    items are processed.
     ``list_lag``: seconds the runs list (a ClickHouse replica upstream) trails retrieve.
     ``queue_size_limit``: queued runs an environment may hold (batch items beyond it fail).
     """
@@ -68,6 +73,7 @@ class EmulatorConfig:
     strict_tasks: bool = False
     auto_create_branches: bool = True
     rate_limit: RateLimit | None = field(default_factory=_api_limit)
+    jwt_rate_limit: RateLimit | None = field(default_factory=_jwt_limit)
     batch_rate_limit: RateLimit | None = field(default_factory=_batch_limit)
     batch_processing_time: float = 0.2
     batch_item_time: float = 0.005

@@ -217,6 +217,16 @@ def test_rest_limiter_is_per_environment(emulator: EmulatorServer, api: Api) -> 
     assert Api(emulator, emulator.keys["prod"]).get("/api/v1/runs").status_code == 200
 
 
+def test_public_jwts_get_sixty_requests_a_minute_each(emulator: EmulatorServer, api: Api) -> None:
+    triggered = api.post("/api/v1/tasks/t/trigger", json={})
+    run_id, jwt = triggered.json()["id"], Api(emulator, triggered.headers["x-trigger-jwt"])
+    statuses = [jwt.get(f"/api/v3/runs/{run_id}").status_code for _ in range(61)]
+    # The emulator's /api routes take no JWT (only realtime does), but the limiter counts them first.
+    assert statuses == [401] * 60 + [429]
+    assert jwt.get("/api/v1/runs").headers["x-ratelimit-limit"] == "60"
+    assert api.get(f"/api/v3/runs/{run_id}").status_code == 200  # the secret key's bucket is apart
+
+
 def test_batch_limiter_counts_items_and_resets_in_epoch_seconds(api: Api) -> None:
     assert api.post("/api/v3/batches", json={"runCount": 1000}).status_code == 202
     limited = api.post("/api/v3/batches", json={"runCount": 1000})

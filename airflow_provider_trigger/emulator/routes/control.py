@@ -150,7 +150,7 @@ async def patch_config(request: Request) -> dict[str, Any]:
             name = _snake(key)
             if name not in names:
                 raise ApiError(400, f"Unknown config field: {key}")
-            if name in ("rate_limit", "batch_rate_limit") and value is not None:
+            if name in ("rate_limit", "jwt_rate_limit", "batch_rate_limit") and value is not None:
                 value = RateLimit(**value)
             setattr(state.config, name, value)
         return {_: str(getattr(state.config, _)) for _ in sorted(names)}
