@@ -9,6 +9,7 @@ method to its resource's executor, so ``Runs[Sync]().retrieve`` returns a ``Run`
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Generator
+from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from airflow_provider_trigger.client._request import ApiRequest, PageRequest
@@ -26,7 +27,16 @@ from airflow_provider_trigger.client.pagination import (
 
 P = ParamSpec("P")
 T = TypeVar("T")
-Flow = Generator[ApiRequest[Any], Any, T]
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Yielded by a flow to wait ``seconds`` (with the client's ``sleep``); the flow gets the clock back."""
+
+    seconds: float
+
+
+Flow = Generator[ApiRequest[Any] | Pause, Any, T]
 
 
 class Sync:
@@ -72,9 +82,15 @@ class SyncExecutor:
 
     def flow(self, steps: Flow[T]) -> Any:
         last: RawResponse[Any] | None = None
+        config = self.transport.config
         try:
             request = next(steps)
             while True:
+                if isinstance(request, Pause):
+                    if request.seconds > 0:
+                        config.sleep(request.seconds)
+                    request = steps.send(config.clock())
+                    continue
                 last = self.transport.send(request)
                 request = steps.send(last.parsed)
         except StopIteration as done:
@@ -107,9 +123,15 @@ class AsyncExecutor:
 
     async def flow(self, steps: Flow[T]) -> Any:
         last: RawResponse[Any] | None = None
+        config = self.transport.config
         try:
             request = next(steps)
             while True:
+                if isinstance(request, Pause):
+                    if request.seconds > 0:
+                        await config.async_sleep(request.seconds)
+                    request = steps.send(config.clock())
+                    continue
                 last = await self.transport.send(request)
                 request = steps.send(last.parsed)
         except StopIteration as done:

@@ -46,6 +46,19 @@ class BatchNotSealedError(TriggerError):
         )
 
 
+class BatchProcessingTimeoutError(TriggerError, TimeoutError):
+    """``batches.wait_until_processed`` gave up: the server had not finished processing the items."""
+
+    def __init__(self, batch_id: str, status: str, timeout: float) -> None:
+        self.batch_id = batch_id
+        self.status = status
+        self.timeout = timeout
+        super().__init__(
+            f"batch {batch_id} was still {status or 'unknown'} after {timeout:g}s: its items have not all "
+            "been processed into runs yet (wait longer, or check the batch in the dashboard)"
+        )
+
+
 class ApiError(TriggerError):
     """An API call failed. ``status`` is None when no response came back."""
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, conf
 
-from airflow_provider_trigger.client import NotFoundError
+from airflow_provider_trigger.client import BatchProcessingTimeoutError, NotFoundError
 from airflow_provider_trigger.hooks import TriggerHook
 from airflow_provider_trigger.operators._base import (
     DEFAULT_IDEMPOTENCY_KEY,
@@ -151,16 +151,20 @@ class TriggerBatchOperator(TaskRunsOperator):
         return self._done(context, result)
 
     def _all_run_ids(self, batch_id: str, run_ids: list[str], expected: int) -> list[str]:
-        """The batch's run ids, waiting (bounded) while the server is still creating its runs."""
-        deadline = time.monotonic() + RUN_IDS_TIMEOUT
-        while len(run_ids) < expected:
-            if time.monotonic() > deadline:
-                raise AirflowException(
-                    f"Batch {batch_id} holds {len(run_ids)} of {expected} runs after {RUN_IDS_TIMEOUT:g}s"
-                )
-            time.sleep(min(self.poll_interval, 1.0))
-            run_ids = list(self.hook.batches.retrieve(batch_id).runs)
-        return [str(r) for r in run_ids]
+        """The batch's run ids in item order, once the server has processed its items (bounded wait)."""
+        try:
+            processed = self.hook.batches.wait_until_processed(
+                batch_id, timeout=RUN_IDS_TIMEOUT, poll_interval=min(self.poll_interval, 1.0)
+            )
+        except BatchProcessingTimeoutError as exc:
+            raise AirflowException(str(exc)) from exc
+        if processed.failures or len(processed.run_ids) < expected:
+            failed = "; ".join(f"item {f.index}: {f.error}" for f in processed.failures)
+            raise AirflowException(
+                f"Batch {batch_id} is {processed.status}: {len(processed.run_ids)} of {expected} items "
+                f"became runs ({failed or 'no item errors reported'})"
+            )
+        return [str(r) for r in processed.run_ids]
 
     def _done(self, context: Context, result: WaitResult) -> dict[str, Any]:
         """The outputs in payload order, or a failure naming every failed run (worker or deferred)."""

@@ -72,16 +72,21 @@ def test_without_waiting_returns_the_run_id_at_once(emulator: EmulatorServer) ->
     ("behaviour", "status", "message"),
     [
         (TaskBehaviour("hello-world", fail="disk full"), "FAILED", "disk full"),
-        (TaskBehaviour("hello-world", outcome="CRASHED", error="segfault"), "CRASHED", "segfault"),
+        # Production shows internal errors only by code (core/v3/errors.ts createJsonErrorObject).
         (
-            TaskBehaviour("hello-world", outcome="SYSTEM_FAILURE", error="node lost"),
-            "SYSTEM_FAILURE",
-            "node lost",
+            TaskBehaviour("hello-world", outcome="CRASHED", error="segfault"),
+            "CRASHED",
+            "trigger.dev internal error (TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE)",
         ),
         (
-            TaskBehaviour("hello-world", outcome="TIMED_OUT", error="over maxDuration"),
+            TaskBehaviour("hello-world", outcome="SYSTEM_FAILURE", error="TASK_RUN_HEARTBEAT_TIMEOUT"),
+            "SYSTEM_FAILURE",
+            "trigger.dev internal error (TASK_RUN_HEARTBEAT_TIMEOUT)",
+        ),
+        (
+            TaskBehaviour("hello-world", outcome="TIMED_OUT"),
             "TIMED_OUT",
-            "over maxDuration",
+            "trigger.dev internal error (MAX_DURATION_EXCEEDED)",
         ),
     ],
 )

@@ -45,8 +45,14 @@ def _date_param(q: Any, name: str) -> float | None:
     return parsed
 
 
+def replica_time(state: EmulatorState) -> float:
+    """The instant the runs list (ClickHouse upstream, ApiRunListPresenter) reflects: ``list_lag`` ago."""
+    lag = 0.0 if state.config.lenient else state.config.list_lag
+    return state.now() - lag
+
+
 def filter_runs(state: EmulatorState, request: Request, runs: list[Run]) -> list[Run]:
-    """Apply the ``filter[...]`` query parameters of runs.list."""
+    """Apply the ``filter[...]`` query parameters of runs.list (as the lagging replica sees runs)."""
     q = request.query_params
     statuses = _split(q, "filter[status]")
     wanted: set[str] | None = None
@@ -67,10 +73,11 @@ def filter_runs(state: EmulatorState, request: Request, runs: list[Run]) -> list
     period = q.get("filter[createdAt][period]")
     if period and (seconds := duration_seconds(period)) is not None:
         start = max(start or 0.0, state.now() - seconds)
-    now = state.now()
+    now = replica_time(state)
 
     def keep(run: Run) -> bool:
         checks = [
+            run.created_at <= now,
             wanted is None or state.view(run, now).status in wanted,
             tasks is None or run.task in tasks,
             versions is None or run.version in versions,
@@ -94,7 +101,7 @@ def list_runs(request: Request, state: EmulatorState, runs: list[Run]) -> dict[s
     with state.lock:
         rows = filter_runs(state, request, runs)
         page, pagination = cursor_page(request, rows, lambda r: r.id)
-        now, version = state.now(), api_version(request)
+        now, version = replica_time(state), api_version(request)
         return {
             "data": [list_item(r, state.view(r, now), now, version) for r in page],
             "pagination": pagination,
