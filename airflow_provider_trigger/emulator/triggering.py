@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ApiError, zod_message
 from .lifecycle import KEY_CLEARING, parse_packet
 from .models import OUTCOMES, Environment, Run, dumps, friendly_id
+from .packets import run_packets
 from .parsing import delay_until, key_ttl_seconds, ttl_seconds
 
 if TYPE_CHECKING:
@@ -114,7 +115,9 @@ def _payload_packet(payload: Any, payload_type: str | None) -> tuple[str | None,
     return (payload if isinstance(payload, str) else None), kind
 
 
-def _outcome(state: EmulatorState, task: str, payload: str | None, payload_type: str) -> tuple[str, Any, Any]:
+def _outcome(
+    state: EmulatorState, env: Environment, task: str, payload: str | None, payload_type: str
+) -> tuple[str, Any, Any]:
     behaviour = state.behaviour(task)
     if behaviour is None:
         raise ApiError(404, "Task not found")
@@ -127,14 +130,14 @@ def _outcome(state: EmulatorState, task: str, payload: str | None, payload_type:
             {"name": name, "message": behaviour.error, "stackTrace": f"{name}: {behaviour.error}"},
         )
     try:
-        output = behaviour.make_output(parse_packet(payload, payload_type))
+        output = behaviour.make_output(parse_packet(*state.packets.resolve(env, payload, payload_type)))
     except Exception as exc:  # a failing output function makes the run fail, like task code would
         return (
             "COMPLETED_WITH_ERRORS",
             None,
             {"name": type(exc).__name__, "message": str(exc), "stackTrace": ""},
         )
-    return final, (None if output is None else dumps(output)), None
+    return final, output, None
 
 
 def _cached_by_key(state: EmulatorState, env: Environment, task: str, key: str, now: float) -> Run | None:
@@ -172,7 +175,11 @@ def trigger(
             if cached is not None:
                 return cached, True
         payload, payload_type = _payload_packet(body.payload, opts.payloadType)
-        final, output, error = _outcome(state, task, payload, payload_type)
+        final, output_value, error = _outcome(state, env, task, payload, payload_type)
+        run_id = friendly_id("run")
+        payload, payload_type, output, output_type = run_packets(
+            state, env, run_id, payload, payload_type, output_value
+        )
         behaviour = state.behaviour(task)
         assert behaviour is not None
         delay = delay_until(opts.delay, now) if opts.delay else None
@@ -181,7 +188,7 @@ def trigger(
         queue = (opts.queue.name if opts.queue and opts.queue.name else None) or f"task/{task}"
         user_key = (opts.idempotencyKeyOptions or {}).get("key") if opts.idempotencyKeyOptions else None
         run = Run(
-            id=friendly_id("run"),
+            id=run_id,
             internal_id="cm" + secrets.token_hex(12),
             env=env,
             task=task,
@@ -194,6 +201,7 @@ def trigger(
             else state.config.default_queue_time,
             final_status=final,
             output=output,
+            output_type=output_type,
             error=error,
             queue=queue,
             tags=tags + [t for t in (extra_tags or []) if t not in tags],
