@@ -63,7 +63,7 @@ class StoredObject:
 
 
 def superjson_packet(value: Any) -> tuple[str, str]:
-    """``stringifyIO``: text stays ``text/plain``; other values become superjson (datetimes get ``Date`` meta)."""
+    """``stringifyIO``: text stays ``text/plain``; other values become superjson (datetimes: ``Date``)."""
     if isinstance(value, RawPacket):
         return value.data, value.data_type
     if isinstance(value, str):
@@ -101,7 +101,7 @@ class PacketStore:
         return f"packets/{env.project_ref}/{env.slug}/{path}"
 
     def put(self, key: str, data: bytes, content_type: str) -> StoredObject:
-        stored = StoredObject(data, content_type, hashlib.md5(data).hexdigest())  # noqa: S324
+        stored = StoredObject(data, content_type, hashlib.md5(data).hexdigest())
         with self._lock:
             self._objects[key] = stored
         return stored
@@ -115,7 +115,7 @@ class PacketStore:
         with self._lock:
             self._objects.pop(key, None)
 
-    def keys(self) -> list[str]:
+    def stored_keys(self) -> list[str]:
         with self._lock:
             return list(self._objects)
 
@@ -178,7 +178,7 @@ class PacketStore:
 def offload(
     store: PacketStore, env: Environment, path: str, data: str | None, data_type: str, threshold: int
 ) -> tuple[str | None, str]:
-    """``(data, dataType)`` as stored on the run: offloaded to ``path`` when ``data`` reaches ``threshold``."""
+    """``(data, dataType)`` as stored on a run: offloaded to ``path`` once ``data`` reaches ``threshold``."""
     if data is None or data_type == STORE_TYPE or len(data.encode()) < threshold:
         return data, data_type
     return store.store(env, path, data, data_type), STORE_TYPE
@@ -206,7 +206,7 @@ def run_packets(
 def presigned_io(
     state: EmulatorState, run: Run, completed: bool, base_url: str, parse: Any
 ) -> dict[str, Any]:
-    """``ApiRetrieveRunPresenter``: ``payload``/``output`` parsed, or their ``…PresignedUrl`` when offloaded."""
+    """``ApiRetrieveRunPresenter``: ``payload``/``output`` parsed, or ``…PresignedUrl`` when offloaded."""
     body: dict[str, Any] = {}
     now = state.now()
     if run.payload_type == STORE_TYPE and run.payload:

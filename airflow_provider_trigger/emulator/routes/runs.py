@@ -122,7 +122,9 @@ async def list_project_runs(project_ref: str, request: Request, _: Annotated[str
     return list_runs(request, state, runs_of(state, env))
 
 
-def retrieve_object(state: EmulatorState, run: Run, version: str | None, base_url: str = "") -> dict[str, Any]:
+def retrieve_object(
+    state: EmulatorState, run: Run, version: str | None, base_url: str = ""
+) -> dict[str, Any]:
     """The ``GET /api/v3/runs/{id}`` body; offloaded packets become presigned URLs on ``base_url``."""
     now = state.now()
     v = state.view(run, now)
