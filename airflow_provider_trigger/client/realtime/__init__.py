@@ -9,7 +9,8 @@ Each feed follows the Electric shape long-poll protocol (``_protocol.FeedState``
 own transport. Offloaded payload/output columns (``application/store``) are fetched through
 ``GET /api/v1/packets/{path}`` and the presigned URL (``client.packets``). 429, 5xx and network
 errors are retried with the SDK's backoff (using the client's injectable ``sleep``); other 4xx
-raise the client's typed errors; a 409 restarts the feed. A personal access token cannot read realtime feeds: ``TriggerClientError`` before anything is sent.
+raise the client's typed errors; a 409 restarts the feed. A personal access token cannot read
+realtime feeds: ``TriggerClientError`` before anything is sent.
 """
 
 from __future__ import annotations
