@@ -21,6 +21,7 @@ size:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
@@ -39,6 +40,8 @@ _MISSING = object()
 STORE_TYPE = "application/store"
 _TEXT_TYPES = ("text/plain", "application/octet-stream")
 _FIELDS = ("payload", "output")
+THREAD_PARSE_BYTES = 64 * 1024
+"""Async clients parse packets larger than this in a worker thread."""
 CACHE_SIZE = 16
 """Resolved realtime packets kept per feed (a re-sent row of a finished run is not fetched again)."""
 
@@ -149,6 +152,8 @@ async def afetch(
         content, kind = await transport.config.policy(merged.retry).acall(attempt)
     except ApiError as exc:
         raise _wrap(exc, run_id=run_id, what=what, host=host) from None
+    if len(content) > THREAD_PARSE_BYTES:  # a large JSON parse would stall the event loop (the triggerer's)
+        return await asyncio.to_thread(parse_body, content, kind, run_id=run_id, what=what, host=host)
     return parse_body(content, kind, run_id=run_id, what=what, host=host)
 
 

@@ -20,6 +20,7 @@ from airflow_provider_trigger.operators._base import (
     check_task_identifier,
     task_not_found,
 )
+from airflow_provider_trigger.operators._xcom import check_xcom_size
 from airflow_provider_trigger.triggers._wait import (
     SUCCESS,
     RunWatch,
@@ -228,6 +229,9 @@ class TriggerBatchOperator(TaskRunsOperator):
 
     def _succeeded(self, context: Context, result: dict[str, Any]) -> dict[str, Any]:
         """Every run completed (worker or deferred path): asset outlets get the batch in their ``extra``."""
+        check_xcom_size(
+            result, what=f"outputs of Trigger.dev batch {result['batch_id']}", push=self.do_xcom_push
+        )
         outputs = small_output(result["outputs"])
         attach_to_outlets(
             self,

@@ -87,6 +87,8 @@ class _FeedBase:
         self.failures = 0
         self.requests = 0
         self.packets: dict[tuple[str, str], Any] = {}  # (run id, store path) -> resolved value
+        self.resolve_packets = True
+        """Fetch offloaded payload/output columns; off, such runs keep ``output_in_feed(run) == False``."""
 
     def _timeout(self, until: float | None) -> float | None:
         """Seconds left before ``until`` (a ``time.monotonic()`` deadline), at least a little."""
@@ -151,7 +153,9 @@ class RunFeed(_FeedBase):
             changed = self.state.apply(response.status_code, response.headers, response.parsed)
             if self.state.up_to_date:
                 yield [
-                    resolve_row_run(self._transport, r, self.packets) if stored_paths(r) else r
+                    resolve_row_run(self._transport, r, self.packets)
+                    if self.resolve_packets and stored_paths(r)
+                    else r
                     for r in changed
                 ]
 
@@ -188,7 +192,9 @@ class AsyncRunFeed(_FeedBase):
             changed = self.state.apply(response.status_code, response.headers, response.parsed)
             if self.state.up_to_date:
                 yield [
-                    await aresolve_row_run(self._transport, r, self.packets) if stored_paths(r) else r
+                    await aresolve_row_run(self._transport, r, self.packets)
+                    if self.resolve_packets and stored_paths(r)
+                    else r
                     for r in changed
                 ]
 
