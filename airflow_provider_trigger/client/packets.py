@@ -67,14 +67,10 @@ def parse_body(data: bytes, content_type: str | None, *, run_id: str, what: str,
             host=host,
         )
 
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise unreadable(f"{len(data)} bytes that are not UTF-8 text ({kind})") from None
     if kind in ("application/json", "application/super+json"):
         try:
-            value = json.loads(text)
-        except ValueError as exc:
+            value = json.loads(data)  # bytes: no decoded copy of a large packet
+        except ValueError as exc:  # UnicodeDecodeError included
             raise unreadable(f"{len(data)} bytes of {kind} that are not JSON ({exc})") from None
         if kind == "application/json":
             return value
@@ -82,7 +78,10 @@ def parse_body(data: bytes, content_type: str | None, *, run_id: str, what: str,
             raise unreadable("a superjson document without its 'json' field")
         return _superjson.deserialize(value)
     if kind in _TEXT_TYPES:
-        return text
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise unreadable(f"{len(data)} bytes that are not UTF-8 text ({kind})") from None
     raise unreadable(f"an unexpected content type {kind!r} ({len(data)} bytes)")
 
 

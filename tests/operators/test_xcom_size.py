@@ -17,7 +17,9 @@ def test_over_the_limit_names_size_run_and_remedies(monkeypatch: pytest.MonkeyPa
     with pytest.raises(XComTooLargeError) as caught:
         check_xcom_size({"blob": "x" * 4096}, what="output", run_id="run_abc")
     message = str(caught.value)
-    assert message.startswith("The output of Trigger.dev run run_abc is 4.0 KiB as JSON, more than the 1.0 KiB")
+    assert message.startswith(
+        "The output of Trigger.dev run run_abc is 4.0 KiB as JSON, more than the 1.0 KiB"
+    )
     assert "xcom_backend" in message and "do_xcom_push=False" in message
 
 
