@@ -106,7 +106,10 @@ def _states(dag_run: Any) -> dict[str, str]:
 
 
 def test_a_300_kb_output_arrives_whole_in_xcom_on_every_path(
-    run_dag: Callable[[], Any], emulator: EmulatorServer
+    run_dag: Callable[[], Any],
+    emulator: EmulatorServer,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     assert BIG_SIZE > 2 * OUTPUT_OFFLOAD_BYTES
     dag_run = run_dag()
@@ -118,6 +121,9 @@ def test_a_300_kb_output_arrives_whole_in_xcom_on_every_path(
     assert emulator.requests.filter("GET", "/objects/packets/")  # the outputs really were offloaded
     for request in emulator.requests.filter("GET", "/objects/"):
         assert "authorization" not in {k.lower() for k in request.headers}
+    captured = capsys.readouterr()
+    log = captured.out + captured.err + caplog.text
+    assert "X-Amz-Signature" not in log and emulator.secret_key not in log
 
 
 def test_an_output_too_large_for_xcom_fails_naming_its_size(
