@@ -15,6 +15,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 from airflow_provider_trigger.client._request import ApiRequest, PageRequest
 from airflow_provider_trigger.client._response import RawResponse
 from airflow_provider_trigger.client._transport import AsyncTransport, SyncTransport
+from airflow_provider_trigger.client.packets import aresolve_run, resolve_run
 from airflow_provider_trigger.client.pagination import (
     AsyncCursorPage,
     AsyncOffsetPage,
@@ -65,6 +66,8 @@ class SyncExecutor:
 
     def call(self, request: ApiRequest[T]) -> Any:
         response = self.transport.send(request)
+        if request.resolve_packets:
+            response = response.with_parsed(resolve_run(self.transport, response.parsed, request.options))
         return response if self.raw else response.parsed
 
     def fetch_page(self, request: PageRequest[T]) -> SyncPage[T]:
@@ -106,6 +109,9 @@ class AsyncExecutor:
 
     async def call(self, request: ApiRequest[T]) -> Any:
         response = await self.transport.send(request)
+        if request.resolve_packets:
+            resolved = await aresolve_run(self.transport, response.parsed, request.options)
+            response = response.with_parsed(resolved)
         return response if self.raw else response.parsed
 
     async def fetch_page(self, request: PageRequest[T]) -> AsyncPage[T]:

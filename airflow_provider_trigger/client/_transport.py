@@ -13,7 +13,9 @@ from typing import Any, TypeVar
 import httpx
 import requests
 import requests.adapters
+import requests.auth
 
+from airflow_provider_trigger.client._constants import USER_AGENT
 from airflow_provider_trigger.client._core import ClientConfig, Prepared, finish, prepare
 from airflow_provider_trigger.client._request import ApiRequest
 from airflow_provider_trigger.client._response import RawResponse
@@ -21,6 +23,24 @@ from airflow_provider_trigger.client.errors import ApiConnectionError, ApiTimeou
 
 T = TypeVar("T")
 DEFAULT_POOL_SIZE = 10
+BARE_HEADERS = {"Accept": "*/*", "User-Agent": USER_AGENT}
+"""The only headers sent to a presigned URL: no credential, none of the client's API headers."""
+BareResponse = tuple[int, dict[str, str], bytes]
+
+
+def _bare_error(host: str, exc: Exception, timeout: bool) -> ApiConnectionError:
+    """A connection error naming only the host (a presigned URL's query holds its signature)."""
+    if timeout:
+        return ApiTimeoutError(f"request to {host} timed out ({type(exc).__name__})")
+    return ApiConnectionError(f"could not reach {host} ({type(exc).__name__})")
+
+
+class _NoAuth(requests.auth.AuthBase):
+    """Makes sure no Authorization header (e.g. from ~/.netrc) goes to a presigned URL."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.pop("Authorization", None)
+        return request
 
 
 def _connection_error(prepared: Prepared, exc: Exception, timeout: bool) -> ApiConnectionError:
@@ -71,6 +91,18 @@ class SyncTransport:
             )
 
         return prepared.policy.call(attempt)
+
+    def get_bare(self, url: str, host: str, timeout: float | None) -> BareResponse:
+        """One GET of an absolute (presigned) URL with no credentials, cookies or API headers."""
+        prepared = requests.Request("GET", url, headers=BARE_HEADERS, auth=_NoAuth()).prepare()
+        settings = self.session.merge_environment_settings(url, {}, None, None, None)
+        try:
+            response = self.session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
+        except requests.Timeout as exc:
+            raise _bare_error(host, exc, timeout=True) from None
+        except requests.RequestException as exc:
+            raise _bare_error(host, exc, timeout=False) from None
+        return response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
 
     def close(self) -> None:
         self.session.close()
@@ -136,6 +168,32 @@ class AsyncTransport:
             )
 
         return await prepared.policy.acall(attempt)
+
+    async def get_bare(self, url: str, host: str, timeout: float | None) -> BareResponse:
+        """One GET of an absolute (presigned) URL with no credentials, cookies or API headers."""
+        request = httpx.Request(
+            "GET", url, headers=BARE_HEADERS, extensions={"timeout": httpx.Timeout(timeout).as_dict()}
+        )
+        await self._enter_bare(host, timeout)
+        try:
+            response = await self.http.send(request, auth=None, follow_redirects=False)
+        except httpx.TimeoutException as exc:
+            raise _bare_error(host, exc, timeout=True) from None
+        except httpx.TransportError as exc:
+            raise _bare_error(host, exc, timeout=False) from None
+        finally:
+            self.gate.release()
+        return response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
+
+    async def _enter_bare(self, host: str, timeout: float | None) -> None:
+        if not self.gate.locked():
+            await self.gate.acquire()
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await self.gate.acquire()
+        except TimeoutError as exc:
+            raise _bare_error(host, exc, timeout=True) from None
 
     async def aclose(self) -> None:
         await self.http.aclose()

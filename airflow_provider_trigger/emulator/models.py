@@ -116,6 +116,7 @@ class Run:
     output: str | None
     error: dict[str, Any] | None
     queue: str
+    output_type: str = "application/json"
     tags: list[str] = field(default_factory=list)
     idempotency_key: str | None = None
     idempotency_key_user: str | None = None

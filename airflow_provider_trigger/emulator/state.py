@@ -23,6 +23,7 @@ from .models import (
     Waitpoint,
     friendly_id,
 )
+from .packets import PacketStore
 from .realtime import RealtimeState
 from .requestlog import RequestLog
 
@@ -85,6 +86,12 @@ class EmulatorConfig:
     realtime_partial_updates: bool = False
     realtime_live_limit: int | None = None
     realtime_poll_interval: float = 0.05
+    # Packets (issue 15): outputs >= 128 KB and payloads >= 512 KB go to the object store, as in production
+    offload_packets: bool = True
+
+    def offloads_packets(self) -> bool:
+        """Large packets are offloaded unless ``offload_packets`` is off or a ``lenient`` switch is on."""
+        return self.offload_packets and not getattr(self, "lenient", False)
 
 
 class ManualClock:
@@ -335,6 +342,7 @@ class EmulatorState:
             self.rate_limiter.reset()
             self.batch_rate_limiter.reset()
             self.realtime = RealtimeState()
+            self.packets = PacketStore()
             self.version += 1
             for env in {e.id: e for e in self.envs.values()}.values():
                 base = self.clock()

@@ -15,6 +15,7 @@ from . import debounce as debouncing
 from .errors import ApiError, zod_message
 from .lifecycle import KEY_CLEARING, internal_error, parse_packet
 from .models import OUTCOMES, Environment, Run, TaskBehaviour, dumps, friendly_id
+from .packets import run_packets
 from .parsing import delay_until, key_ttl_seconds, ttl_seconds
 
 if TYPE_CHECKING:
@@ -123,8 +124,10 @@ _INTERNAL_CODES = {
 }
 
 
-def _outcome(behaviour: TaskBehaviour, payload: str | None, payload_type: str) -> tuple[str, Any, Any]:
-    """(final internal status, output packet, error) of one run of ``behaviour``."""
+def _outcome(
+    state: EmulatorState, env: Environment, behaviour: TaskBehaviour, payload: str | None, payload_type: str
+) -> tuple[str, Any, Any]:
+    """(final internal status, output value, error) of one run of ``behaviour``."""
     final = OUTCOMES[behaviour.outcome]
     if behaviour.outcome in _INTERNAL_CODES:  # INTERNAL_ERRORs show only their code (core/v3/errors.ts)
         code = behaviour.error if behaviour.error.replace("_", "").isupper() else None
@@ -136,14 +139,14 @@ def _outcome(behaviour: TaskBehaviour, payload: str | None, payload_type: str) -
             {"name": "Error", "message": behaviour.error, "stackTrace": f"Error: {behaviour.error}"},
         )
     try:
-        output = behaviour.make_output(parse_packet(payload, payload_type))
+        output = behaviour.make_output(parse_packet(*state.packets.resolve(env, payload, payload_type)))
     except Exception as exc:  # a failing output function makes the run fail, like task code would
         return (
             "COMPLETED_WITH_ERRORS",
             None,
             {"name": type(exc).__name__, "message": str(exc), "stackTrace": ""},
         )
-    return final, (None if output is None else dumps(output)), None
+    return final, output, None
 
 
 def deploy_pending(state: EmulatorState, run: Run) -> None:
@@ -153,7 +156,8 @@ def deploy_pending(state: EmulatorState, run: Run) -> None:
         return
     if state.view(run).status != "PENDING_VERSION":
         return
-    run.final_status, run.output, run.error = _outcome(behaviour, run.payload, run.payload_type)
+    run.final_status, output, run.error = _outcome(state, run.env, behaviour, run.payload, run.payload_type)
+    _, _, run.output, run.output_type = run_packets(state, run.env, run.id, None, run.payload_type, output)
     run.deployed_at = state.now()
     state.ensure_queue(run.env, run.queue)
 
@@ -227,14 +231,18 @@ def trigger(
         override = opts.queue.name if opts.queue and opts.queue.name else None
         queue = override or behaviour.queue or f"task/{task}"
         deployed = state.is_deployed(task) and state.queue_deployed(task, queue)
-        final, output, error = _outcome(behaviour, payload, payload_type)
+        final, output_value, error = _outcome(state, env, behaviour, payload, payload_type)
+        run_id = friendly_id("run")
+        payload, payload_type, output, output_type = run_packets(
+            state, env, run_id, payload, payload_type, output_value
+        )
         default_ttl = behaviour.ttl or ("10m" if env.type == "DEVELOPMENT" else None)
         ttl_option = opts.ttl if opts.ttl is not None else default_ttl
         ttl = ttl_seconds(ttl_option)
         tags = [opts.tags] if isinstance(opts.tags, str) else list(opts.tags or [])
         user_key = (opts.idempotencyKeyOptions or {}).get("key") if opts.idempotencyKeyOptions else None
         run = Run(
-            id=friendly_id("run"),
+            id=run_id,
             internal_id="cm" + secrets.token_hex(12),
             env=env,
             task=task,
@@ -247,6 +255,7 @@ def trigger(
             else state.config.default_queue_time,
             final_status=final,
             output=output,
+            output_type=output_type,
             error=error,
             queue=queue,
             tags=tags + [t for t in (extra_tags or []) if t not in tags],

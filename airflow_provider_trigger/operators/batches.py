@@ -19,6 +19,7 @@ from airflow_provider_trigger.operators._base import (
     check_task_identifier,
     task_not_found,
 )
+from airflow_provider_trigger.operators._xcom import check_xcom_size
 from airflow_provider_trigger.triggers.engine.realtime import dag_run_tag, with_tag
 from airflow_provider_trigger.triggers.engine.result import WaitResult
 from airflow_provider_trigger.triggers.events import small_output
@@ -173,6 +174,7 @@ class TriggerBatchOperator(TaskRunsOperator):
         outputs = [result.outputs.get(r) for r in result.run_ids]
         done = {"batch_id": result.batch_id, "run_ids": result.run_ids, "outputs": outputs}
         small = small_output(outputs)
+        check_xcom_size(done, what=f"outputs of Trigger.dev batch {result.batch_id}", push=self.do_xcom_push)
         attach_to_outlets(
             self,
             context,

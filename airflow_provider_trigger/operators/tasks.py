@@ -21,6 +21,7 @@ from airflow_provider_trigger.operators._base import (
     check_task_identifier,
     task_not_found,
 )
+from airflow_provider_trigger.operators._xcom import check_xcom_size
 from airflow_provider_trigger.operators.links import RUN_ID_XCOM_KEY, RUN_URL_XCOM_KEY, TriggerRunLink
 from airflow_provider_trigger.triggers.engine.lifecycle import clear_generation
 from airflow_provider_trigger.triggers.engine.realtime import dag_run_tag, with_tag
@@ -332,6 +333,7 @@ class TriggerTaskOperator(ResumableJobMixin, TaskRunsOperator):
 
         Asset outlets get the run's id, status, URL and (small) output as their event's ``extra``.
         """
+        check_xcom_size(output, what="output", run_id=run_id, push=self.do_xcom_push)
         self._result = output
         attach_to_outlets(
             self,

@@ -40,7 +40,7 @@ def test_create_then_stream_items(api: Api, clock: ManualClock) -> None:
     v1 = api.get(f"/api/v1/batches/{batch_id}").json()
     assert (v1["status"], v1["successfulRunCount"], v1["failedRunCount"]) == ("COMPLETED", 2, 0)
     results = api.get(f"/api/v1/batches/{batch_id}/results").json()
-    assert [json.loads(item["output"]) for item in results["items"]] == [{"i": 0}, {"i": 1}]
+    assert [json.loads(item["output"])["json"] for item in results["items"]] == [{"i": 0}, {"i": 1}]
 
 
 def test_items_dedupe_by_index_and_partial_stream_is_unsealed(api: Api, clock: ManualClock) -> None:
