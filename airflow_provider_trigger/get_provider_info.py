@@ -80,6 +80,12 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "Base of run links. Default: https://cloud.trigger.dev for the cloud API, else the API URL's origin.",
         {"type": ["string", "null"]},
     ),
+    "poll_budget": _field(
+        "Triggerer poll budget (requests/s)",
+        "Requests per second each triggerer process may spend polling runs with this connection "
+        "(default: [trigger] poll_budget, 2.5). Polls stretch when many waits share it.",
+        {"type": ["number", "null"], "exclusiveMinimum": 0},
+    ),
 }
 
 

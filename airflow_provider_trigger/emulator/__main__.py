@@ -6,7 +6,7 @@ import argparse
 import threading
 
 from .server import EmulatorServer
-from .state import EmulatorConfig
+from .state import REALTIME_PLANS, EmulatorConfig
 
 #: The tasks the example DAGs (tests/system/example_*.py) trigger or schedule: deployed by default.
 EXAMPLE_TASKS = ("hello-world", "ingest", "resize", "daily-digest", "sync-crm")
@@ -26,7 +26,17 @@ def build_server(argv: list[str] | None = None) -> EmulatorServer:
         "--electric", action="store_true", help="realtime feeds behave like Electric, not native"
     )
     parser.add_argument(
-        "--live-limit", type=int, default=None, help="live realtime requests per env (Free: 10)"
+        "--plan",
+        choices=sorted(REALTIME_PLANS),
+        default="free",
+        help="the plan whose concurrent realtime connections per environment apply (free 10, hobby 50, "
+        "pro 500)",
+    )
+    parser.add_argument(
+        "--live-limit",
+        type=int,
+        default=None,
+        help="concurrent live realtime requests per env (overrides --plan)",
     )
     parser.add_argument(
         "--task",
@@ -49,7 +59,7 @@ def build_server(argv: list[str] | None = None) -> EmulatorServer:
         default_queue_time=args.queue_time,
         realtime_hold_timeout=args.realtime_hold,
         realtime_electric_mode=args.electric,
-        realtime_live_limit=args.live_limit,
+        realtime_live_limit=args.live_limit if args.live_limit is not None else REALTIME_PLANS[args.plan],
     )
     tasks = EXAMPLE_TASKS if args.task is None else tuple(args.task)
     return EmulatorServer(

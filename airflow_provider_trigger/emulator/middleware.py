@@ -125,6 +125,7 @@ async def handle(state: EmulatorState, scope: Scope, receive: Receive, send: Sen
         }
         if not allowed:
             record.status = 429
+            record.extra["reset_ms"] = reset_ms
             await _json_response(send, 429, rate_limited_body(lim, remaining, reset_ms), extra_headers)
             return
 

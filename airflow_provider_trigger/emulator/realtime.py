@@ -212,6 +212,7 @@ class RealtimeState:
         self.requests = 0
         self.live_requests = 0
         self.peak_live = 0
+        self.peak_by_env: dict[str, int] = {}
         self.rejected = 0
         self.feed_cache: dict[tuple[Any, ...], tuple[int, list[Run]]] = {}
 
@@ -225,21 +226,31 @@ class RealtimeState:
             self.live[env_id] = current + 1
             self.live_requests += 1
             self.peak_live = max(self.peak_live, sum(self.live.values()))
+            self.peak_by_env[env_id] = max(self.peak_by_env.get(env_id, 0), current + 1)
             return True
 
     def leave_live(self, env_id: str) -> None:
         with self.lock:
             self.live[env_id] = max(0, self.live.get(env_id, 0) - 1)
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
+        """Counters since the last reset; ``peakLiveByEnv`` is what the per-environment limit sees."""
         with self.lock:
             return {
                 "requests": self.requests,
                 "liveRequests": self.live_requests,
                 "peakLive": self.peak_live,
+                "peakLiveByEnv": dict(self.peak_by_env),
                 "liveNow": sum(self.live.values()),
                 "rejected": self.rejected,
             }
+
+    def reset_peaks(self) -> None:
+        """Start counting peaks and rejections afresh (e.g. after a benchmark's set-up)."""
+        with self.lock:
+            self.peak_live = sum(self.live.values())
+            self.peak_by_env = {env: n for env, n in self.live.items() if n}
+            self.rejected = 0
 
 
 def offset_ms(offset: str) -> int:

@@ -40,6 +40,10 @@ DEFAULT_PAT = "tr_pat_EmulatorPersonalAccessToken000000001"
 _ENV_TYPES = {"dev": "DEVELOPMENT", "stg": "STAGING", "prod": "PRODUCTION", "preview": "PREVIEW"}
 
 
+REALTIME_PLANS = {"free": 10, "hobby": 50, "pro": 500}
+"""Concurrent realtime connections per environment by plan (``docs/limits.mdx``; self-hosted: 100,000)."""
+
+
 def _api_limit() -> RateLimit:
     return RateLimit(750, 250, 10.0)  # API_RATE_LIMIT_* in apps/webapp/app/env.server.ts
 
@@ -84,7 +88,10 @@ class EmulatorConfig:
     realtime_hold_timeout: float = 2.0
     realtime_electric_mode: bool = False
     realtime_partial_updates: bool = False
-    realtime_live_limit: int | None = None
+    realtime_live_limit: int | None = 10
+    """Concurrent live realtime requests per environment (the org plan's ``realtimeConcurrentConnections``:
+    :data:`REALTIME_PLANS`, Free 10 by default); beyond it 429 ``Too many concurrent requests``.
+    ``None`` (or ``lenient``) = no limit."""
     realtime_poll_interval: float = 0.05
     # Packets (issue 15): outputs >= 128 KB and payloads >= 512 KB go to the object store, as in production
     offload_packets: bool = True

@@ -8,7 +8,8 @@ Field mapping (see the hook's docstring for the user-facing version):
   handy in URI form: ``trigger://:KEY@myhost:8030/http``), else ``http`` for loopback hosts
   (``localhost``, ``127.*``, ``::1``) and ``https`` otherwise. ``port`` is appended when the host has none.
 * ``extra`` → ``project_ref``, ``environment``, ``preview_branch``, ``timeout``, ``retry_*``,
-  ``dashboard_url``. Empty values count as unset; legacy ``extra__trigger__<name>`` keys are accepted.
+  ``dashboard_url``, ``poll_budget``. Empty values count as unset; legacy ``extra__trigger__<name>``
+  keys are accepted.
 
 Every problem raises :class:`TriggerConnectionError` naming the connection id and the field to fix,
 before any request. No message ever contains the key.
@@ -58,6 +59,7 @@ class _Extras(BaseModel):
     retry_max_timeout: float | None = Field(default=None, ge=0)
     retry_randomize: bool | None = None
     dashboard_url: str | None = None
+    poll_budget: float | None = Field(default=None, gt=0)
 
 
 _EXTRA_NAMES = frozenset(_Extras.model_fields)
@@ -78,6 +80,9 @@ class TriggerConnectionSettings:
     preview_branch: str | None
     timeout: float | None
     retry: RetryOptions | None
+    poll_budget: float | None = None
+    """Requests per second the triggerer's polling may spend for these credentials (``None``: the
+    ``[trigger] poll_budget`` configuration, default 2.5)."""
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``TriggerClient`` / ``AsyncTriggerClient``; unset ones are left out."""
@@ -126,6 +131,7 @@ def parse_connection(
         preview_branch=extras.preview_branch or None,
         timeout=extras.timeout,
         retry=_retry(where, extras),
+        poll_budget=extras.poll_budget,
     )
 
 

@@ -67,7 +67,7 @@ class TriggerHook(BaseHook):
     ``tr_preview_…``, ``tr_<env>_sk_…``) or personal access token (``tr_pat_…``); **host** = API URL
     (empty → ``https://api.trigger.dev``); **extra** = ``project_ref``, ``environment``,
     ``preview_branch``, ``timeout``, ``retry_max_attempts``, ``retry_factor``, ``retry_min_timeout``,
-    ``retry_max_timeout``, ``retry_randomize``, ``dashboard_url``. For example
+    ``retry_max_timeout``, ``retry_randomize``, ``dashboard_url``, ``poll_budget``. For example
     ``AIRFLOW_CONN_TRIGGER_DEFAULT='trigger://:tr_dev_xxx@'``.
 
     Nothing is read in ``__init__``: the connection, its settings and the client resolve on first use.

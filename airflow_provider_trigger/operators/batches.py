@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,7 @@ from airflow_provider_trigger.operators._base import (
     task_not_found,
 )
 from airflow_provider_trigger.operators._xcom import check_xcom_size
-from airflow_provider_trigger.triggers.engine.realtime import dag_run_tag, with_tag
+from airflow_provider_trigger.triggers.engine.realtime import FEED_TAG, with_tag
 from airflow_provider_trigger.triggers.engine.result import WaitResult
 from airflow_provider_trigger.triggers.events import small_output
 
@@ -119,10 +118,10 @@ class TriggerBatchOperator(TaskRunsOperator):
         return items
 
     def _tag_for_feed(self, context: Context, items: list[dict[str, Any]]) -> str | None:
-        """For a deferred realtime wait, tag every run with its DAG run (the triggerer's feed key)."""
+        """For a deferred realtime wait, tag every run with :data:`FEED_TAG` (the triggerer's one feed)."""
         if self.wait_mode != "realtime" or not (self.deferrable and self.wait_for_completion):
             return None
-        tag = dag_run_tag(context["ti"].dag_id, context["ti"].run_id)
+        tag = FEED_TAG
         tagged = [with_tag(item["options"].get("tags"), tag) for item in items]
         if any(tags is None for tags in tagged):
             return None  # some item already has 10 tags: the trigger follows the batch feed

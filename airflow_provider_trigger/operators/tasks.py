@@ -24,7 +24,7 @@ from airflow_provider_trigger.operators._base import (
 from airflow_provider_trigger.operators._xcom import check_xcom_size
 from airflow_provider_trigger.operators.links import RUN_ID_XCOM_KEY, RUN_URL_XCOM_KEY, TriggerRunLink
 from airflow_provider_trigger.triggers.engine.lifecycle import clear_generation
-from airflow_provider_trigger.triggers.engine.realtime import dag_run_tag, with_tag
+from airflow_provider_trigger.triggers.engine.realtime import FEED_TAG, with_tag
 from airflow_provider_trigger.triggers.engine.statuses import FAILURE, SUCCESS, TERMINAL, status_name
 from airflow_provider_trigger.triggers.events import small_output
 
@@ -224,10 +224,11 @@ class TriggerTaskOperator(ResumableJobMixin, TaskRunsOperator):
         return run_id
 
     def _tag_for_feed(self, context: Context, options: dict[str, Any]) -> str | None:
-        """For a deferred realtime wait, tag the run with its DAG run: the triggerer's feed key."""
+        """For a deferred realtime wait, tag the run with :data:`FEED_TAG`: the triggerer follows one feed
+        of that tag per process, whatever the DAG run."""
         if self.wait_mode != "realtime" or not (self.deferrable and self.wait_for_completion):
             return None
-        tag = dag_run_tag(context["ti"].dag_id, context["ti"].run_id)
+        tag = FEED_TAG
         tags = with_tag(options.get("tags"), tag)
         if tags is None:
             return None  # already 10 tags: the trigger follows the run's own feed

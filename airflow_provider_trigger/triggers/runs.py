@@ -107,6 +107,7 @@ class _RunsTrigger(BaseTrigger):
                 log=self.log,
                 what=self._what,
                 batch_id=self.batch_id,
+                budget=settings.poll_budget,
             ).run()
             event = result.to_event(
                 {r: run.output for r, run in result.runs.items() if run.is_success and output_in_feed(run)}
@@ -148,7 +149,8 @@ class TriggerRunTrigger(_RunsTrigger):
     :param cancel_on_kill: cancel the run when a person marks or clears the deferred task (3.3+).
     :param run_url: the run's dashboard URL, for messages.
     :param wait_mode: ``"realtime"`` (default, with polling as the fallback) or ``"poll"``.
-    :param feed_tag: a tag naming the run's Airflow DAG run: waits of one DAG run share its feed.
+    :param feed_tag: the tag the run carries for the triggerer's shared feed (``FEED_TAG``; older
+        triggers carry their DAG run's ``airflow:<hash>`` tag).
     """
 
     def __init__(

@@ -100,7 +100,7 @@ async def test_feed_failure_makes_every_waiter_poll_and_finish(
     assert all("RateLimitError: 429" in line for line in fallbacks)
 
 
-async def test_a_run_without_the_tag_falls_back_to_its_own_feed(
+async def test_a_run_without_the_tag_polls_instead_of_opening_a_second_feed(
     emulator: EmulatorServer, client: TriggerClient
 ) -> None:
     emulator.state.set_task(TaskBehaviour("rt", duration=0.3))
@@ -113,8 +113,8 @@ async def test_a_run_without_the_tag_falls_back_to_its_own_feed(
     )
 
     assert [e["status"] for e in events] == ["success", "success"]
-    assert any(r.path == f"/realtime/v1/runs/{untagged}" for r in realtime_requests(emulator))
-    assert poll_requests(emulator) == []
+    assert {r.path for r in realtime_requests(emulator)} == {"/realtime/v1/runs"}  # one feed: the tag's
+    assert {r.path.rsplit("/", 1)[-1] for r in poll_requests(emulator)} == {untagged}
 
 
 async def test_batch_trigger_follows_the_batch_feed(emulator: EmulatorServer, client: TriggerClient) -> None:
@@ -164,4 +164,4 @@ async def test_waits_beyond_the_feed_limit_poll(
     polled = {r.path.rsplit("/", 1)[-1] for r in poll_requests(emulator)}
     assert len(followed) == MAX_FEEDS and len(polled) == 2 and not followed & polled
     out = capsys.readouterr().out
-    assert out.count("realtime feeds already open") == 2
+    assert out.count("realtime feed(s) already open") == 2

@@ -17,15 +17,14 @@ from airflow_provider_trigger.hooks import close_async_clients
 from airflow_provider_trigger.operators.batches import TriggerBatchOperator
 from airflow_provider_trigger.operators.tasks import TriggerTaskOperator
 from airflow_provider_trigger.sensors.runs import TriggerRunSensor
-from airflow_provider_trigger.triggers.engine.realtime import dag_run_tag
+from airflow_provider_trigger.triggers.engine.realtime import FEED_TAG
 from airflow_provider_trigger.triggers.engine.statuses import RunSet, RunWatch
 from airflow_provider_trigger.triggers.engine.worker import WorkerWait
-from tests.task_runtime import DAG_RUN_ID, start_try
+from tests.task_runtime import start_try
 
 from .conftest import poll_requests, realtime_requests
 
 DAG_ID = "realtime_waits"
-FEED_TAG = dag_run_tag(DAG_ID, DAG_RUN_ID)
 
 
 def in_dag(cls: type, **kwargs: Any) -> Any:

@@ -8,7 +8,7 @@ that changed (only once the feed is up to date, as the SDK emits them); ``must_r
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +77,11 @@ class FeedState:
     pending: set[str] = field(default_factory=set)
     finished: bool = False
     responses: int = 0
+    keep_rows: Callable[[str], bool] | None = None
+    """Given a run id, whether to keep its row after handing it out. A forgotten row's later partial
+    updates (Electric sends only the changed columns) are ignored until a full row comes again, so a
+    feed of many runs holds only the rows its caller cares about."""
+    forgotten: set[str] = field(default_factory=set)
 
     def query(self) -> dict[str, str]:
         q = {**self.params, "offset": self.offset}
@@ -131,6 +136,10 @@ class FeedState:
     def _change(self, key: str, operation: Any, value: Any) -> None:
         if operation == "delete" or not isinstance(value, dict):
             return  # the SDK ignores deletes
+        if key in self.forgotten:
+            if operation == "update" and "friendlyId" not in value:
+                return  # a partial update of a row not kept: nothing to merge it into
+            self.forgotten.discard(key)
         decoded = decode_row(value, self.types)
         if operation == "update":  # Electric sends only the changed columns (plus id)
             self.rows[key] = {**self.rows.get(key, {}), **decoded}
@@ -148,9 +157,14 @@ class FeedState:
             if self.emitted.get(key) == marker:
                 continue
             self.emitted[key] = marker
-            runs.append(row_to_run(row))
+            run = row_to_run(row)
+            runs.append(run)
             if self.stop_when_finished and row_finished(row):
                 self.finished = True
+            if self.keep_rows is not None and not self.keep_rows(run.id):
+                del self.rows[key]
+                del self.emitted[key]
+                self.forgotten.add(key)
         self.pending.clear()
         return runs
 
@@ -162,4 +176,5 @@ class FeedState:
         self.offset, self.cursor, self.up_to_date = "-1", "", False
         self.types, self.schema_seen = column_types(None), False
         self.rows.clear()
+        self.forgotten.clear()
         self.pending.clear()

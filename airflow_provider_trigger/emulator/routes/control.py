@@ -8,6 +8,8 @@
   (without ``output`` the task echoes its payload)
 - ``PATCH /_emulator/config``: any :class:`EmulatorConfig` field (``rateLimit: {burst, refill, interval}``,
   ``lenient: true``)
+- ``GET /_emulator/realtime``: realtime counters (requests, live requests, peak live per environment,
+  429s); ``DELETE /_emulator/realtime`` starts the peaks and rejections afresh
 - ``POST /_emulator/queues/{name}``: deploy a custom queue
 - ``POST /_emulator/branches`` ``{env: "preview"|"dev", branch}``
 - ``POST /_emulator/reset``
@@ -154,6 +156,18 @@ async def patch_config(request: Request) -> dict[str, Any]:
                 value = RateLimit(**value)
             setattr(state.config, name, value)
         return {_: str(getattr(state.config, _)) for _ in sorted(names)}
+
+
+@router.get("/realtime")
+async def realtime_stats(request: Request) -> dict[str, Any]:
+    return state_of(request).realtime.stats()
+
+
+@router.delete("/realtime")
+async def reset_realtime_peaks(request: Request) -> dict[str, Any]:
+    state = state_of(request)
+    state.realtime.reset_peaks()
+    return state.realtime.stats()
 
 
 class BranchBody(BaseModel):

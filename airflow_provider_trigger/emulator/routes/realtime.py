@@ -3,7 +3,9 @@
 Knobs (``state.config``): ``realtime_hold_timeout`` (seconds a quiet live request is held),
 ``realtime_electric_mode`` (no up-to-date on ``offset=-1``, 409 on unknown positions, Electric
 timestamps and headers), ``realtime_partial_updates`` (updates carry ``id`` + changed columns),
-``realtime_live_limit`` (live requests per env, else 429). 409 injection: the ``must_refetch`` fault.
+``realtime_live_limit`` (concurrent live requests per environment, the plan's limit: Free 10 by
+default, off when ``lenient``; beyond it 429 ``{"error":"Too many concurrent requests"}`` without
+rate-limit headers, as production). 409 injection: the ``must_refetch`` fault.
 """
 
 from __future__ import annotations
@@ -180,7 +182,8 @@ async def _serve(request: Request, env: Environment, feed: Feed, default_handle:
     if not live:  # Electric catch-up: whatever changed since the position, then up-to-date
         changes = changes_since(known, known_version)
     else:
-        if not rt.enter_live(env.key_env.id, cfg.realtime_live_limit):
+        limit = None if cfg.lenient else cfg.realtime_live_limit
+        if not rt.enter_live(env.key_env.id, limit):  # realtimeConcurrencyLimiter: per environment
             raise ApiError(429, "Too many concurrent requests")
         try:
             deadline = time.monotonic() + cfg.realtime_hold_timeout

@@ -1,38 +1,62 @@
-"""Shared realtime feeds for the triggerer: many deferred waits, a handful of long-poll requests.
+"""Shared realtime feeds for the triggerer: however many deferred waits, one long-poll request.
 
-Every wait registers its run ids with the process-wide feed for its (event loop, credentials, feed):
-a tag feed (runs this provider triggers carry a tag naming their Airflow DAG run), a batch feed, or a
-single-run feed. One background task per feed follows the realtime protocol and wakes exactly the
-waits whose runs changed. The feed is an optimisation, never a correctness dependency:
+Every wait registers its run ids with the process-wide feed for its (event loop, credentials, feed).
+Runs this provider starts for a deferred realtime wait carry :data:`~.realtime.FEED_TAG`, so one feed
+of that tag per process and credentials serves every such wait of every DAG run: the environment's
+realtime connections grow with triggerer processes, not with waits or DAG runs. The feed asks only for
+runs created within a window (``createdAt``, :data:`FEED_WINDOW`, re-opened narrower after
+:data:`ROTATE_AFTER` from the oldest run still waited for) and skips the columns no wait reads
+(:data:`SKIP_COLUMNS`); rows of runs nobody in this process waits for are not kept. Older triggers
+(serialized with a per-DAG-run ``airflow:<hash>`` tag), batch and single-run feeds still work, but
+only while the process's one slot is free (the shared tag feed takes it from them).
+One background task per feed follows the realtime protocol and wakes exactly the waits whose runs
+changed. The feed is an optimisation, never a correctness dependency:
 
 - a feed that fails (429 slots exhausted, repeated errors, a 4xx) raises :class:`FeedUnavailable`
   in every wait, which then polls the REST API instead;
 - a run the feed does not cover (e.g. created before the tag feed's window) raises
   :class:`FeedNotCovering` after the feed has answered twice without it;
 - a cancelled wait unregisters; the last one out stops the feed;
-- at most :data:`MAX_FEEDS` feeds per credentials are open (one live request each); more waits poll.
+- at most :data:`MAX_FEEDS` feeds per credentials are open (one live request each); more waits poll
+  (under the process's request budget, :mod:`.budget`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airflow_provider_trigger.client import AsyncTriggerClient, RealtimeBackoff, Run
-from airflow_provider_trigger.triggers.engine.realtime import log_fallback, realtime_blocker
+from airflow_provider_trigger.triggers.engine.realtime import FEED_TAG, log_fallback, realtime_blocker
 
 FeedKind = Literal["tag", "batch", "run"]
 FeedKey = tuple[Any, FeedKind, str]
 FEED_BACKOFF = RealtimeBackoff(max_errors=4)
 """A shared feed gives up after 4 consecutive failures (about 0.5 s of backoff): waits then poll."""
-SKIP_COLUMNS = ("payload", "metadata")
-MAX_FEEDS = 5
-"""Open feeds per credentials and loop: each holds one live request (the Free plan allows 10 per
-environment, and the shared client pools 10 connections); waits beyond this poll."""
+SKIP_COLUMNS = ("payload", "payloadType", "metadata", "metadataType", "realtimeStreams")
+"""Columns no wait reads (the output is kept: a run's output in the feed saves the task a request)."""
+MAX_FEEDS = 1
+"""Open feeds per credentials and loop: each holds one live request, and the environment's plan allows
+few (10 on Free, 50 on Hobby); waits beyond this poll. The shared tag feed (:data:`FEED_TAG`) always
+gets the slot: an older trigger's feed holding it is closed and its waits poll."""
+FEED_WINDOW = 3600.0
+"""Seconds of runs (by ``createdAt``) the shared tag feed asks for when it opens: its initial sync
+holds only them. A wait on an older run is not covered and polls."""
+ROTATE_AFTER = 3600.0
+"""Seconds after which the shared tag feed re-opens with a window from the oldest run still waited
+for, so neither the server's shape nor this process's state grows with the feed's age."""
+MAX_WINDOW = 86400.0
+"""The server clamps ``createdAt`` to one day."""
+RECENT_RUNS = 256
+"""States kept of runs nobody in this process waits for (a wait may register just after its run
+passed through the feed)."""
 SHARED_LIVE_INTERVAL = 0.8
 """Seconds between two live requests of a tag or batch feed: a busy feed of 1,000 runs then costs
 about one request per 0.8 s instead of one per change, and a change waits at most that long."""
@@ -62,23 +86,55 @@ class SharedFeed:
         self.key = key
         self.client = client
         self.runs: dict[str, Run] = {}
+        """Latest state of each run a wait here is registered for."""
+        self.recent: OrderedDict[str, Run] = OrderedDict()
+        """Latest states of the last :data:`RECENT_RUNS` runs nobody here waits for."""
         self.generation = 0
+        self.window: float | None = None
+        """Seconds of ``createdAt`` the open feed covers (the shared tag feed only)."""
+        self.opened_at = 0.0
         self.error: BaseException | None = None
         self._by_run: dict[str, set[_Waiter]] = {}
         self._uncovered: set[_Waiter] = set()
         self.requests = 0
+        self._counted = 0
         self._task = asyncio.get_running_loop().create_task(self._follow(), name=f"trigger-feed-{key[1]}")
 
     # -- the feed -------------------------------------------------------------------------------
+
+    @property
+    def shared(self) -> bool:
+        """The process's one feed of every provider run (:data:`FEED_TAG`)."""
+        return self.key[1] == "tag" and self.key[2] == FEED_TAG
+
+    def _window(self) -> float:
+        """``createdAt`` seconds for the next open: :data:`FEED_WINDOW`, or on a rotation the age of
+        the oldest run still waited for plus two minutes (whole minutes, at most a day)."""
+        if self.window is None or not self.runs:
+            return FEED_WINDOW
+        oldest = min((r.created_at.timestamp() for r in self.runs.values() if r.created_at), default=None)
+        if oldest is None:
+            return FEED_WINDOW
+        return min(MAX_WINDOW, max(300.0, math.ceil((time.time() - oldest + 120) / 60) * 60))
 
     def _open(self) -> Any:
         _, kind, target = self.key
         runs = self.client.runs
         interval = SHARED_LIVE_INTERVAL
         if kind == "tag":
-            return runs.subscribe_to_runs_with_tag(
-                target, skip_columns=SKIP_COLUMNS, backoff=FEED_BACKOFF, min_live_interval=interval
+            created_at = None
+            if self.shared:
+                self.window = self._window()
+                created_at = f"{int(self.window // 60)}m"
+            feed = runs.subscribe_to_runs_with_tag(
+                target,
+                created_at=created_at,
+                skip_columns=SKIP_COLUMNS,
+                backoff=FEED_BACKOFF,
+                min_live_interval=interval,
             )
+            feed.state.keep_rows = self._watched
+            return feed
         if kind == "batch":
             return runs.subscribe_to_batch(
                 target, skip_columns=SKIP_COLUMNS, backoff=FEED_BACKOFF, min_live_interval=interval
@@ -87,30 +143,53 @@ class SharedFeed:
             target, skip_columns=SKIP_COLUMNS, stop_on_completion=False, backoff=FEED_BACKOFF
         )
 
+    def _watched(self, run_id: str) -> bool:
+        return run_id in self._by_run
+
+    def _take(self, run: Run) -> None:
+        if run.id in self._by_run:
+            self.runs[run.id] = run
+            for waiter in self._by_run[run.id]:
+                waiter.wake.set()
+            return
+        self.runs.pop(run.id, None)
+        self.recent[run.id] = run
+        self.recent.move_to_end(run.id)
+        while len(self.recent) > RECENT_RUNS:
+            self.recent.popitem(last=False)
+
     async def _follow(self) -> None:
         feed = None
         try:
-            feed = self._open()
-            async for batch in feed.batches():
-                self.requests = feed.requests
-                self.generation += 1
-                for run in batch:
-                    self.runs[run.id] = run
-                    for waiter in self._by_run.get(run.id, ()):
+            while True:
+                feed = self._open()
+                self.opened_at = time.monotonic()
+                async for batch in feed.batches():
+                    self.requests += feed.requests - self._counted
+                    self._counted = feed.requests
+                    self.generation += 1
+                    for run in batch:
+                        self._take(run)
+                    for waiter in self._uncovered:
                         waiter.wake.set()
-                for waiter in self._uncovered:
-                    waiter.wake.set()
-            raise FeedUnavailable("the realtime feed ended")
+                    if self.shared and time.monotonic() - self.opened_at >= ROTATE_AFTER:
+                        break  # re-open with a window from the runs still waited for
+                else:
+                    raise FeedUnavailable("the realtime feed ended")
+                self._counted = 0
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self.error = exc
-            self.registry.forget(self)
-            for waiter in {w for waiters in self._by_run.values() for w in waiters}:
-                waiter.wake.set()
-        finally:
-            if feed is not None:
-                self.requests = feed.requests
+            self.fail(exc)
+
+    def fail(self, exc: BaseException) -> None:
+        """Stop the feed; every wait on it gets :class:`FeedUnavailable` (and polls)."""
+        self.error = exc
+        self.registry.forget(self)
+        for waiter in {w for waiters in self._by_run.values() for w in waiters}:
+            waiter.wake.set()
+        if self._task is not asyncio.current_task():
+            self._task.cancel()
 
     # -- waits ----------------------------------------------------------------------------------
 
@@ -120,6 +199,8 @@ class SharedFeed:
         waiter = _Waiter(frozenset(run_ids), joined)
         for run_id in waiter.run_ids:
             self._by_run.setdefault(run_id, set()).add(waiter)
+            if run_id in self.recent:
+                self.runs[run_id] = self.recent.pop(run_id)
         self._uncovered.add(waiter)
         waiter.wake.set()  # look at what the feed already knows
         return waiter
@@ -129,8 +210,12 @@ class SharedFeed:
             waiters = self._by_run.get(run_id)
             if waiters is not None:
                 waiters.discard(waiter)
-                if not waiters:  # the run's last state stays known, for a later wait on it
+                if not waiters:  # the run's last state stays known a while, for a later wait on it
                     del self._by_run[run_id]
+                    if (run := self.runs.pop(run_id, None)) is not None:
+                        self.recent[run_id] = run
+                        while len(self.recent) > RECENT_RUNS:
+                            self.recent.popitem(last=False)
         self._uncovered.discard(waiter)
         if not self._by_run:
             self.close()
@@ -200,8 +285,12 @@ class FeedRegistry:
         key: FeedKey = (credentials, kind, target)
         feed = feeds.get(key)
         if feed is None:
-            if sum(1 for k in feeds if k[0] == credentials) >= MAX_FEEDS:
-                raise FeedUnavailable(f"{MAX_FEEDS} realtime feeds already open for these credentials")
+            mine = [f for k, f in feeds.items() if k[0] == credentials]
+            if kind == "tag" and target == FEED_TAG:  # the shared feed takes the slot from older ones
+                for other in mine:
+                    other.fail(FeedUnavailable("the process's shared feed of every run took its slot"))
+            elif len(mine) >= MAX_FEEDS:
+                raise FeedUnavailable(f"{MAX_FEEDS} realtime feed(s) already open for these credentials")
             feed = feeds[key] = SharedFeed(self, key, client)
         waiter = feed.add(run_ids)
         try:

@@ -15,6 +15,9 @@ WAIT_MODES = ("realtime", "poll")
 REALTIME_BACKOFF = RealtimeBackoff(max_errors=4)
 """A realtime wait gives up after 4 consecutive failures (about 0.5 s of backoff), then polls."""
 MAX_TAGS = 10
+FEED_TAG = "airflow:waits"
+"""The tag every run carries that a deferred realtime wait of this provider waits for. Each triggerer
+process follows one feed of it per credentials, however many waits and DAG runs there are."""
 
 
 def check_wait_mode(value: str) -> str:
@@ -24,9 +27,10 @@ def check_wait_mode(value: str) -> str:
 
 
 def dag_run_tag(dag_id: str, run_id: str) -> str:
-    """The tag that marks every run triggered from one Airflow DAG run (``airflow:<20 hex>``).
+    """The tag that marked every run triggered from one Airflow DAG run (``airflow:<20 hex>``).
 
-    Deferred waits of that DAG run share one realtime feed of this tag in the triggerer.
+    Earlier versions tagged deferred runs with it and their triggers (serialized with this
+    ``feed_tag``) share a realtime feed of it; new runs carry :data:`FEED_TAG` instead.
     """
     return "airflow:" + hashlib.sha256(f"{dag_id}/{run_id}".encode()).hexdigest()[:20]
 
