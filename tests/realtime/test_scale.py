@@ -72,7 +72,7 @@ async def test_older_triggers_keep_working_without_a_second_connection(
 ) -> None:
     """Triggers serialized before this version carry their DAG run's tag; they finish by polling
     while the shared feed holds the process's one slot."""
-    emulator.state.set_task(TaskBehaviour("rt", duration=0.8))
+    emulator.state.set_task(TaskBehaviour("rt", duration=2.0))
     new = start_runs(client, 6, [FEED_TAG])
     legacy = {
         dag_run_tag("dag", f"manual__{i}"): start_runs(client, 2, [dag_run_tag("dag", f"manual__{i}")])
@@ -82,8 +82,11 @@ async def test_older_triggers_keep_working_without_a_second_connection(
         asyncio.create_task(event_of(TriggerRunTrigger(r, poll_interval=0.05, feed_tag=FEED_TAG)))
         for r in new
     ]
-    while not shared_feeds.feeds() or shared_feeds.feeds()[0].generation == 0:
+    for _ in range(500):
+        if shared_feeds.feeds() and shared_feeds.feeds()[0].generation:
+            break
         await asyncio.sleep(0.02)
+    assert not any(w.done() for w in waits)
     waits += [
         asyncio.create_task(event_of(TriggerRunTrigger(r, poll_interval=0.05, feed_tag=tag)))
         for tag, run_ids in legacy.items()

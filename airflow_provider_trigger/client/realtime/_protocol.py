@@ -23,6 +23,8 @@ from airflow_provider_trigger.client.realtime._rows import (
     row_to_run,
 )
 
+SLIM_COLUMNS = ("id", "friendlyId", "taskIdentifier", "status", "createdAt", "updatedAt", "completedAt")
+"""What a row not kept whole keeps (``FeedState.keep_rows``)."""
 ELECTRIC_VERSION = "1.0.0-beta.1"
 """Sent as ``x-trigger-electric-version``: modern header names and ``handle`` (not ``shape_id``)."""
 
@@ -78,10 +80,11 @@ class FeedState:
     finished: bool = False
     responses: int = 0
     keep_rows: Callable[[str], bool] | None = None
-    """Given a run id, whether to keep its row after handing it out. A forgotten row's later partial
-    updates (Electric sends only the changed columns) are ignored until a full row comes again, so a
-    feed of many runs holds only the rows its caller cares about."""
-    forgotten: set[str] = field(default_factory=set)
+    """Given a run id, whether to keep its whole row after handing it out; other rows keep only
+    :data:`SLIM_COLUMNS` (enough for a status, and for Electric's partial updates to merge into), so a
+    feed of many runs holds full rows only for the runs its caller cares about."""
+    ids: dict[str, str] = field(default_factory=dict)
+    """Run id (``friendlyId``) → row key."""
 
     def query(self) -> dict[str, str]:
         q = {**self.params, "offset": self.offset}
@@ -136,11 +139,9 @@ class FeedState:
     def _change(self, key: str, operation: Any, value: Any) -> None:
         if operation == "delete" or not isinstance(value, dict):
             return  # the SDK ignores deletes
-        if key in self.forgotten:
-            if operation == "update" and "friendlyId" not in value:
-                return  # a partial update of a row not kept: nothing to merge it into
-            self.forgotten.discard(key)
         decoded = decode_row(value, self.types)
+        if friendly_id := decoded.get("friendlyId"):
+            self.ids[friendly_id] = key
         if operation == "update":  # Electric sends only the changed columns (plus id)
             self.rows[key] = {**self.rows.get(key, {}), **decoded}
         else:
@@ -162,11 +163,15 @@ class FeedState:
             if self.stop_when_finished and row_finished(row):
                 self.finished = True
             if self.keep_rows is not None and not self.keep_rows(run.id):
-                del self.rows[key]
-                del self.emitted[key]
-                self.forgotten.add(key)
+                self.rows[key] = {c: row[c] for c in SLIM_COLUMNS if c in row}
         self.pending.clear()
         return runs
+
+    def run_of(self, run_id: str) -> Run | None:
+        """The latest state the feed holds of ``run_id`` (slim rows give a run without its output)."""
+        key = self.ids.get(run_id)
+        row = self.rows.get(key) if key is not None else None
+        return row_to_run(row) if row is not None and self.up_to_date else None
 
     def must_refetch(self, new_handle: str | None) -> None:
         """409 / must-refetch: start again from ``offset=-1`` on the new (or derived) handle."""
@@ -176,5 +181,5 @@ class FeedState:
         self.offset, self.cursor, self.up_to_date = "-1", "", False
         self.types, self.schema_seen = column_types(None), False
         self.rows.clear()
-        self.forgotten.clear()
+        self.ids.clear()
         self.pending.clear()

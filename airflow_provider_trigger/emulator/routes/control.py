@@ -1,7 +1,7 @@
 """Control API for an emulator running in another process (no auth), and a tiny run page.
 
 - ``GET /_emulator/state``: runs, env vars (secrets masked), schedules, batches, queues
-- ``GET|DELETE /_emulator/requests``: the request log
+- ``GET|DELETE /_emulator/requests``: the request log (``?brief=true``: method, path, status, time, live)
 - ``POST /_emulator/faults`` ``{method?, path?, kind, count?, skip?, resetAfter?}`` or
   ``{rate, kinds?, seed?, method?, path?}``; ``DELETE /_emulator/faults``
 - ``POST /_emulator/tasks/{task}`` ``{duration?, queueTime?, outcome?, error?, output?, scheduled?}``
@@ -46,7 +46,14 @@ async def get_state(request: Request) -> dict[str, Any]:
 
 
 @router.get("/requests")
-async def get_requests(request: Request) -> list[dict[str, Any]]:
+async def get_requests(request: Request) -> list[Any]:
+    """The request log; ``?brief=true``: ``[method, path, status, time, live]`` per request (no
+    headers or bodies: for benchmarks that log hundreds of thousands)."""
+    if request.query_params.get("brief") == "true":
+        return [
+            [r.method, r.path, r.status, r.time, r.query.get("live") == "true"]
+            for r in state_of(request).requests
+        ]
     return [r.to_dict() for r in state_of(request).requests]
 
 

@@ -6,7 +6,8 @@ of that tag per process and credentials serves every such wait of every DAG run:
 realtime connections grow with triggerer processes, not with waits or DAG runs. The feed asks only for
 runs created within a window (``createdAt``, :data:`FEED_WINDOW`, re-opened narrower after
 :data:`ROTATE_AFTER` from the oldest run still waited for) and skips the columns no wait reads
-(:data:`SKIP_COLUMNS`); rows of runs nobody in this process waits for are not kept. Older triggers
+(:data:`SKIP_COLUMNS`); rows of runs nobody in this process waits for are kept slim (a status, no
+output), enough for a wait that registers later to start from. Older triggers
 (serialized with a per-DAG-run ``airflow:<hash>`` tag), batch and single-run feeds still work, but
 only while the process's one slot is free (the shared tag feed takes it from them).
 One background task per feed follows the realtime protocol and wakes exactly the waits whose runs
@@ -27,10 +28,10 @@ import asyncio
 import math
 import time
 import weakref
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from airflow_provider_trigger.client import AsyncTriggerClient, RealtimeBackoff, Run
@@ -54,9 +55,7 @@ ROTATE_AFTER = 3600.0
 for, so neither the server's shape nor this process's state grows with the feed's age."""
 MAX_WINDOW = 86400.0
 """The server clamps ``createdAt`` to one day."""
-RECENT_RUNS = 256
-"""States kept of runs nobody in this process waits for (a wait may register just after its run
-passed through the feed)."""
+
 SHARED_LIVE_INTERVAL = 0.8
 """Seconds between two live requests of a tag or batch feed: a busy feed of 1,000 runs then costs
 about one request per 0.8 s instead of one per change, and a change waits at most that long."""
@@ -70,12 +69,40 @@ class FeedNotCovering(Exception):
     """The feed answered without this run: it is not in the feed (tag missing, outside the window)."""
 
 
+class _Wake:
+    """A one-waiter ``asyncio.Event`` without its per-instance deque (10,000 waits hold one each)."""
+
+    __slots__ = ("_flag", "_future")
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._future: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._flag = True
+        if self._future is not None and not self._future.done():
+            self._future.set_result(None)
+
+    def clear(self) -> None:
+        self._flag = False
+
+    async def wait(self) -> None:
+        if self._flag:
+            return
+        self._future = asyncio.get_running_loop().create_future()
+        try:
+            await self._future
+        finally:
+            self._future = None
+
+
 @dataclass(eq=False)
 class _Waiter:
     run_ids: frozenset[str]
     joined_at: int
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    seen: dict[str, Any] = field(default_factory=dict)
+    wake: _Wake = field(default_factory=_Wake)
+    seen: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    """Run id → (updatedAt, status) of the state last handed to this wait."""
 
 
 class SharedFeed:
@@ -87,8 +114,7 @@ class SharedFeed:
         self.client = client
         self.runs: dict[str, Run] = {}
         """Latest state of each run a wait here is registered for."""
-        self.recent: OrderedDict[str, Run] = OrderedDict()
-        """Latest states of the last :data:`RECENT_RUNS` runs nobody here waits for."""
+        self._feed: Any = None
         self.generation = 0
         self.window: float | None = None
         """Seconds of ``createdAt`` the open feed covers (the shared tag feed only)."""
@@ -110,12 +136,19 @@ class SharedFeed:
     def _window(self) -> float:
         """``createdAt`` seconds for the next open: :data:`FEED_WINDOW`, or on a rotation the age of
         the oldest run still waited for plus two minutes (whole minutes, at most a day)."""
-        if self.window is None or not self.runs:
+        if self.window is None or self._feed is None:
             return FEED_WINDOW
-        oldest = min((r.created_at.timestamp() for r in self.runs.values() if r.created_at), default=None)
-        if oldest is None:
+        state = self._feed.state
+        created = [
+            row["createdAt"]
+            for run_id in self._by_run
+            if (row := state.rows.get(state.ids.get(run_id, "")))
+            and isinstance(row.get("createdAt"), datetime)
+        ]
+        if not created:
             return FEED_WINDOW
-        return min(MAX_WINDOW, max(300.0, math.ceil((time.time() - oldest + 120) / 60) * 60))
+        age = time.time() - min(created).timestamp()
+        return min(MAX_WINDOW, max(300.0, math.ceil((age + 120) / 60) * 60))
 
     def _open(self) -> Any:
         _, kind, target = self.key
@@ -151,18 +184,12 @@ class SharedFeed:
             self.runs[run.id] = run
             for waiter in self._by_run[run.id]:
                 waiter.wake.set()
-            return
-        self.runs.pop(run.id, None)
-        self.recent[run.id] = run
-        self.recent.move_to_end(run.id)
-        while len(self.recent) > RECENT_RUNS:
-            self.recent.popitem(last=False)
 
     async def _follow(self) -> None:
         feed = None
         try:
             while True:
-                feed = self._open()
+                feed = self._feed = self._open()
                 self.opened_at = time.monotonic()
                 async for batch in feed.batches():
                     self.requests += feed.requests - self._counted
@@ -199,8 +226,9 @@ class SharedFeed:
         waiter = _Waiter(frozenset(run_ids), joined)
         for run_id in waiter.run_ids:
             self._by_run.setdefault(run_id, set()).add(waiter)
-            if run_id in self.recent:
-                self.runs[run_id] = self.recent.pop(run_id)
+            known = None if run_id in self.runs or self._feed is None else self._feed.state.run_of(run_id)
+            if known is not None:  # the run passed through the feed before this wait registered
+                self.runs[run_id] = known
         self._uncovered.add(waiter)
         waiter.wake.set()  # look at what the feed already knows
         return waiter
@@ -210,12 +238,9 @@ class SharedFeed:
             waiters = self._by_run.get(run_id)
             if waiters is not None:
                 waiters.discard(waiter)
-                if not waiters:  # the run's last state stays known a while, for a later wait on it
+                if not waiters:  # the feed's row stays, for a later wait on the run
                     del self._by_run[run_id]
-                    if (run := self.runs.pop(run_id, None)) is not None:
-                        self.recent[run_id] = run
-                        while len(self.recent) > RECENT_RUNS:
-                            self.recent.popitem(last=False)
+                    self.runs.pop(run_id, None)
         self._uncovered.discard(waiter)
         if not self._by_run:
             self.close()
@@ -225,7 +250,10 @@ class SharedFeed:
         self._task.cancel()
 
     async def next_changes(self, waiter: _Waiter) -> list[Run]:
-        """Wait until some of the waiter's runs changed; those runs (latest state each)."""
+        """Wait until some of the waiter's runs changed; those runs (latest state each).
+
+        A state every waiter of its run has seen is dropped (the feed's row keeps it), so a quiet wait
+        holds a marker, not a run object."""
         while True:
             await waiter.wake.wait()
             waiter.wake.clear()
@@ -234,9 +262,14 @@ class SharedFeed:
             changed = []
             for run_id in waiter.run_ids:
                 run = self.runs.get(run_id)
-                if run is not None and waiter.seen.get(run_id) is not run:
-                    waiter.seen[run_id] = run
+                if run is None:
+                    continue
+                marker = (run.updated_at, str(run.status))
+                if waiter.seen.get(run_id) != marker:
+                    waiter.seen[run_id] = marker
                     changed.append(run)
+                if all(w.seen.get(run_id) == marker for w in self._by_run.get(run_id, ())):
+                    del self.runs[run_id]
             if waiter in self._uncovered:
                 if len(waiter.seen) == len(waiter.run_ids):
                     self._uncovered.discard(waiter)
@@ -334,10 +367,9 @@ async def follow_feeds(
     for kind, target in feeds:
         try:
             async with shared_feeds.watch(client, credentials, kind, target, run_ids) as watch:
-                while True:
-                    for run in await watch.next():
-                        if decide(run):
-                            return True
+                while True:  # (a generator: no run object stays referenced while the wait sleeps)
+                    if any(decide(run) for run in await watch.next()):
+                        return True
         except FeedNotCovering as exc:
             reason = str(exc)
         except FeedUnavailable as exc:

@@ -7,6 +7,7 @@ a run stuck in ``PENDING_VERSION`` (no deployed version runs its task) gets one 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,16 @@ def pending_version_text(run: Run, environment: str | None) -> str:
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _frozen(statuses: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(statuses)
+
+
+def _shared(statuses: Collection[str]) -> frozenset[str]:
+    """One frozenset per distinct status set, shared by every watch (10,000 waits, a few sets)."""
+    return _frozen(tuple(sorted(statuses)))
+
+
 class RunWatch:
     """Decides when a wait on one run is over and logs its progress: each status change once, with URL."""
 
@@ -88,16 +99,14 @@ class RunWatch:
         self.url = url
         self.log = log
         self.environment = environment
-        self.target = frozenset(target_statuses)
-        self.failure = frozenset(failure_statuses)
+        self.target = _shared(target_statuses)
+        self.failure = _shared(failure_statuses)
         self.last_status: str | None = None
-        self.last_run: Run | None = None
         self._warned: set[str] = set()
 
     def outcome(self, run: Run) -> str | None:
         """``"success"``, ``"failed"`` or ``None`` (keep waiting) for this snapshot of the run."""
         status = status_name(run)
-        self.last_run = run
         self._observe(run, status)
         if status in self.target:
             return "success"
