@@ -396,7 +396,7 @@ def main() -> None:
     parser.add_argument("--per-run", type=int, default=10, help="waits (runs) per DAG run")
     parser.add_argument("--processes", type=int, default=3)
     parser.add_argument("--spread", type=float, default=120.0, help="seconds over which runs finish")
-    parser.add_argument("--lead", type=float, default=60.0, help="seconds from set-up to the first finish")
+    parser.add_argument("--lead", type=float, default=150.0, help="seconds from set-up to the first finish")
     parser.add_argument("--grace", type=float, default=90.0, help="deadline: last finish + this")
     parser.add_argument("--poll", type=float, default=5.0)
     parser.add_argument("--settle", type=float, default=20.0, help="seconds before memory is measured")

@@ -215,3 +215,35 @@ async def test_many_waits_over_a_small_budget_stretch_their_polls_and_say_so_onc
     assert out.count("polls are spaced out") == 1
     budget = request_budgets.get(next(iter(request_budgets._by_loop[asyncio.get_running_loop()])))
     assert budget.rate == 10 and budget.taken == len(poll_requests(emulator))
+
+
+def test_the_budget_comes_from_airflow_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_trigger.triggers.engine.budget import DEFAULT_RATE, configured_rate
+
+    assert configured_rate() == DEFAULT_RATE
+    monkeypatch.setenv("AIRFLOW__TRIGGER__POLL_BUDGET", "7.5")
+    assert configured_rate() == 7.5
+    monkeypatch.setenv("AIRFLOW__TRIGGER__POLL_BUDGET", "0")
+    with pytest.raises(ValueError, match=r"\[trigger\] poll_budget must be > 0"):
+        configured_rate()
+
+
+def test_a_bad_poll_budget_extra_names_the_field(emulator: EmulatorServer) -> None:
+    from airflow_provider_trigger.hooks._connection import TriggerConnectionError, parse_connection
+
+    with pytest.raises(TriggerConnectionError, match='extra field "poll_budget" is invalid'):
+        parse_connection("c", password=emulator.secret_key, host=emulator.base_url, extra={"poll_budget": -1})
+    settings = parse_connection(
+        "c", password=emulator.secret_key, host=emulator.base_url, extra={"poll_budget": "4"}
+    )
+    assert settings.poll_budget == 4.0
+
+
+def test_backoff_after_thousands_of_failures_does_not_overflow() -> None:
+    """Found by benchmarks/scale_bench.py: an IncidentGate shared by 3,333 waits counted every failed
+    read of a 429 storm, and 2 ** 1024 raised OverflowError in 663 of 10,000 waits."""
+    from airflow_provider_trigger.client import InternalServerError
+    from airflow_provider_trigger.triggers.engine.incidents import MAX_DELAY, backoff
+
+    error = InternalServerError.__new__(InternalServerError)
+    assert backoff(5000, error, cap=60.0) == MAX_DELAY

@@ -63,7 +63,8 @@ def backoff(failures: int, exc: BaseException, cap: float) -> float:
     """Seconds before the next read after ``failures`` failed ones: 1, 2, 4 … capped at ``cap`` (the
     wait's poll interval, so an incident never reads more often than polling would), but never before
     a 429's rate limit resets."""
-    delay = min(MAX_DELAY, cap, FIRST_DELAY * 2 ** max(0, failures - 1))
+    doublings = min(max(0, failures - 1), 16)  # a long storm counts thousands: 2.0 ** 1024 overflows
+    delay = min(MAX_DELAY, cap, FIRST_DELAY * 2**doublings)
     return max(delay, retry_after(exc) or 0.0)
 
 
