@@ -136,7 +136,7 @@ def _outcome(
         return (
             final,
             None,
-            {"name": "Error", "message": behaviour.error, "stackTrace": f"Error: {behaviour.error}"},
+            {"name": "Error", "message": behaviour.error, "stackTrace": stack_trace(behaviour)},
         )
     try:
         output = behaviour.make_output(parse_packet(*state.packets.resolve(env, payload, payload_type)))
@@ -149,6 +149,18 @@ def _outcome(
     return final, output, None
 
 
+def stack_trace(behaviour: TaskBehaviour) -> str:
+    """The failure's stack: the behaviour's own, or one shaped like a deployed task's (Node.js)."""
+    if behaviour.stack_trace is not None:
+        return behaviour.stack_trace
+    return (
+        f"Error: {behaviour.error}\n"
+        f"    at Object.run (file:///app/src/trigger/{behaviour.task}.ts:12:13)\n"
+        "    at TaskExecutor.execute (file:///app/node_modules/@trigger.dev/core/dist/esm/v3/workers/"
+        "taskExecutor.js:240:34)"
+    )
+
+
 def deploy_pending(state: EmulatorState, run: Run) -> None:
     """A deploy now runs ``run``'s task and queue: it leaves PENDING_VERSION and starts."""
     behaviour = state.tasks.get(run.task)
@@ -157,6 +169,7 @@ def deploy_pending(state: EmulatorState, run: Run) -> None:
     if state.view(run).status != "PENDING_VERSION":
         return
     run.final_status, output, run.error = _outcome(state, run.env, behaviour, run.payload, run.payload_type)
+    run.logs = tuple(behaviour.logs)
     _, _, run.output, run.output_type = run_packets(state, run.env, run.id, None, run.payload_type, output)
     run.deployed_at = state.now()
     state.ensure_queue(run.env, run.queue)
@@ -257,6 +270,7 @@ def trigger(
             output=output,
             output_type=output_type,
             error=error,
+            logs=tuple(behaviour.logs),
             queue=queue,
             tags=tags + [t for t in (extra_tags or []) if t not in tags],
             idempotency_key=key,

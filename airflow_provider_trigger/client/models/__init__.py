@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow_provider_trigger.client.models._base import ApiObject, TriggerModel
+from airflow_provider_trigger.client.models.logs import RunEvent, RunEvents, RunLogLine
 from airflow_provider_trigger.client.models.other import (
     CreatedWaitpointToken,
     Deployment,
@@ -67,6 +68,9 @@ __all__ = [
     "QueueConcurrency",
     "Run",
     "RunError",
+    "RunEvent",
+    "RunEvents",
+    "RunLogLine",
     "RunResult",
     "RunStatus",
     "Schedule",

@@ -1,0 +1,102 @@
+"""The runs' own log lines in the Airflow task log, through ``dag.test()``: a failed run's lines and
+stack trace for the task operator (worker-side and deferred), the batch operator and the sensor;
+streamed lines printed once across polls; secret values masked."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
+from tests.task_runtime import connection_env
+
+CANARY = "canary-value-4f1d9a"  # registered with mask_secret by an upstream task
+LOGS = [
+    ("info", "Loading 3 files"),
+    ("warn", "file 2 is empty"),
+    ("info", "Connecting with key {key} and token " + CANARY),
+    ("error", "Could not parse row 17"),
+]
+
+DAG = textwrap.dedent(
+    """
+    from __future__ import annotations
+
+    from datetime import datetime
+
+    from airflow.sdk import dag, task
+
+    from airflow_provider_trigger.operators import TriggerBatchOperator, TriggerTaskOperator
+    from airflow_provider_trigger.sensors import TriggerRunSensor
+
+
+    @dag(schedule=None, start_date=datetime(2026, 1, 1), catchup=False)
+    def run_logs() -> None:
+        @task
+        def register() -> None:
+            from airflow.sdk.log import mask_secret
+
+            mask_secret("CANARY")
+
+        worker = TriggerTaskOperator(task_id="worker", task_identifier="etl-fail", poll_interval=0.2)
+        deferred = TriggerTaskOperator(
+            task_id="deferred", task_identifier="etl-fail", deferrable=True, poll_interval=0.2
+        )
+        streamed = TriggerTaskOperator(
+            task_id="streamed", task_identifier="etl-slow", stream_logs=True, poll_interval=0.2,
+            wait_mode="poll",
+        )
+        batch = TriggerBatchOperator(
+            task_id="batch", task_identifier="etl-fail", payloads=[{"n": 1}, {"n": 2}], poll_interval=0.2
+        )
+        started = TriggerTaskOperator(
+            task_id="started", task_identifier="etl-fail", wait_for_completion=False,
+            idempotency_key=None,
+        )
+        sensed = TriggerRunSensor(
+            task_id="sensed",
+            run_id="{{ ti.xcom_pull(task_ids='started', key='run_id') }}",
+            poke_interval=0.2,
+            timeout=60,
+        )
+        register() >> [worker, deferred, streamed, batch, started]
+        started >> sensed
+
+
+    run_logs()
+    """
+).replace("CANARY", CANARY)
+
+
+@pytest.fixture
+def run_dag(
+    dags_folder: Path, airflow_db: Path, monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer
+) -> Callable[[], Any]:
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("AIRFLOW_CONN_TRIGGER_DEFAULT", connection_env(emulator))
+    logs = [(level, text.format(key=emulator.secret_key)) for level, text in LOGS]
+    emulator.state.set_task(TaskBehaviour("etl-fail", duration=0.4, fail="Row 17 is not valid JSON", logs=logs))
+    emulator.state.set_task(TaskBehaviour("etl-slow", duration=2.0, logs=[("info", f"step {i}") for i in range(8)]))
+
+    def run() -> Any:
+        path = dags_folder / "run_logs.py"
+        path.write_text(DAG)
+        bag = DagBag(dag_folder=str(path))
+        assert not bag.import_errors, bag.import_errors
+        return bag.get_dag("run_logs").test()
+
+    return run
+
+
+def test_logs(run_dag: Callable[[], Any], capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    dag_run = run_dag()
+    captured = capsys.readouterr()
+    log = captured.out + captured.err + caplog.text
+    Path("/tmp/logtest/out.txt").write_text(captured.out)
+    Path("/tmp/logtest/err.txt").write_text(captured.err)
+    Path("/tmp/logtest/caplog.txt").write_text(caplog.text)
