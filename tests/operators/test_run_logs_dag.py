@@ -80,8 +80,11 @@ def run_dag(
 
     monkeypatch.setenv("AIRFLOW_CONN_TRIGGER_DEFAULT", connection_env(emulator))
     logs = [(level, text.format(key=emulator.secret_key)) for level, text in LOGS]
-    emulator.state.set_task(TaskBehaviour("etl-fail", duration=0.4, fail="Row 17 is not valid JSON", logs=logs))
-    emulator.state.set_task(TaskBehaviour("etl-slow", duration=2.0, logs=[("info", f"step {i}") for i in range(8)]))
+    failing = TaskBehaviour("etl-fail", duration=0.4, fail="Row 17 is not valid JSON", logs=logs)
+    emulator.state.set_task(failing)
+    emulator.state.set_task(
+        TaskBehaviour("etl-slow", duration=2.0, logs=[("info", f"step {i}") for i in range(8)])
+    )
 
     def run() -> Any:
         path = dags_folder / "run_logs.py"
@@ -93,10 +96,57 @@ def run_dag(
     return run
 
 
-def test_logs(run_dag: Callable[[], Any], capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+def _xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
+    [ti] = [ti for ti in dag_run.get_task_instances() if ti.task_id == task_id]
+    return ti.xcom_pull(task_ids=task_id, key=key)
+
+
+def test_the_runs_log_lines_and_stack_trace_reach_the_task_log(
+    run_dag: Callable[[], Any],
+    emulator: EmulatorServer,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     dag_run = run_dag()
-    captured = capsys.readouterr()
-    log = captured.out + captured.err + caplog.text
-    Path("/tmp/logtest/out.txt").write_text(captured.out)
-    Path("/tmp/logtest/err.txt").write_text(captured.err)
-    Path("/tmp/logtest/caplog.txt").write_text(caplog.text)
+    log = capsys.readouterr().out + caplog.text
+    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+    assert states == {
+        "register": "success",
+        "worker": "failed",
+        "deferred": "failed",
+        "streamed": "success",
+        "batch": "failed",
+        "started": "success",
+        "sensed": "failed",
+    }
+    failed_runs = {
+        "worker": [_xcom(dag_run, "worker", "run_id")],
+        "deferred": [_xcom(dag_run, "deferred", "run_id")],  # printed by execute_complete
+        "batch": _xcom(dag_run, "batch", "run_ids"),  # each failed run of the batch
+        "sensed": [_xcom(dag_run, "started", "run_id")],
+    }
+    for task_id, run_ids in failed_runs.items():
+        assert len(run_ids) == (2 if task_id == "batch" else 1) and all(run_ids), task_id
+        for run_id in run_ids:
+            start = log.index(f"---- Trigger.dev run {run_id} logs ----")
+            end = log.index(f"---- end of Trigger.dev run {run_id} logs ----", start)
+            section = log[start:end]
+            lines = [line for line in section.splitlines() if "[attempt 1]" in line]
+            assert [line.split("[attempt 1] ")[1].split(" [airflow")[0] for line in lines] == [
+                "Loading 3 files",
+                "file 2 is empty",
+                "Connecting with key *** and token ***",  # the connection's key, a mask_secret value
+                "Could not parse row 17",
+                "Error: Row 17 is not valid JSON",
+            ], task_id
+            assert " WARN  [attempt 1] file 2 is empty" in section
+            assert "    at Object.run (file:///app/src/trigger/etl-fail.ts:12:13)" in section  # the stack
+            assert log.count(f"---- Trigger.dev run {run_id} logs ----") == 1
+    # streamed while waiting (several polls), each line once, then nothing more at the end
+    streamed = _xcom(dag_run, "streamed", "run_id")
+    for i in range(8):
+        assert log.count(f"INFO  [attempt 1] step {i} ") == 1, i
+    assert log.count(f"---- Trigger.dev run {streamed} logs ----") == 1
+    polls = emulator.requests.filter("GET", f"/api/v1/runs/{streamed}/events")
+    assert len(polls) >= 3  # it really streamed across polls
+    assert emulator.secret_key not in log and CANARY not in log
