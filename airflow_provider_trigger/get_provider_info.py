@@ -38,7 +38,19 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "environment": _field(
         "Environment",
         "Environment for personal-access-token calls (default dev). A secret key fixes its own.",
-        {"type": ["string", "null"], "enum": ["dev", "staging", "prod", "preview", None]},
+        {
+            "type": ["string", "null"],
+            "enum": ["dev", "staging", "prod", "preview", None],
+            # Airflow's form labels each option String(value): without this the unset value reads
+            # "null" (airflow/ui FieldDropdown: values_display[String(value)] ?? String(value)).
+            "values_display": {
+                "dev": "dev",
+                "staging": "staging",
+                "prod": "prod",
+                "preview": "preview",
+                "null": "Not set (dev for a personal access token; a secret key sets its own)",
+            },
+        },
     ),
     "preview_branch": _field(
         "Preview branch",

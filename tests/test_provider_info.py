@@ -121,6 +121,23 @@ def test_api_server_builds_the_form_without_importing_the_hook(
     assert fields["project_ref"]["schema"]["title"] == "Project ref"
     assert fields["environment"]["schema"]["enum"] == ["dev", "staging", "prod", "preview", None]
     assert set(fields) == set(CONN_FIELDS)
+    # what the form shows for each option and for the unset value (it used to read "null")
+    environment = fields["environment"]
+    labels = [
+        _ui_label(v, environment["schema"].get("values_display")) for v in environment["schema"]["enum"]
+    ]
+    assert labels[:4] == ["dev", "staging", "prod", "preview"] and "null" not in labels
+    assert environment["value"] is None and _ui_label(
+        None, environment["schema"]["values_display"]
+    ).startswith("Not set")
+
+
+def _ui_label(value: Any, values_display: dict[str, str] | None) -> str:
+    """The option label Airflow 3.3's connection form shows for an enum value (ui FieldDropdown)."""
+    text = "null" if value is None else str(value)
+    if isinstance(values_display, dict):
+        return values_display.get(text, values_display.get("None", text))
+    return text
 
 
 @pytest.mark.timeout(180)
