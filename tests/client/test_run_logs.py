@@ -5,6 +5,7 @@ failure as an ``exception`` span event on the attempt and on the run)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -127,3 +128,13 @@ def test_retries_keep_each_attempts_error_and_drop_the_run_spans_copy() -> None:
         ("Error: boom", 2),
     ]
     assert len({line.key for line in lines}) == 4
+
+
+def test_the_control_api_deploys_a_task_that_logs(client: TriggerClient, emulator: EmulatorServer) -> None:
+    body = {"duration": 0.01, "queueTime": 0, "logs": [["warn", "low disk"]], "stackTrace": "Error: x"}
+    assert httpx.post(f"{emulator.base_url}/_emulator/tasks/etl", json=body).status_code == 200
+    bad = httpx.post(f"{emulator.base_url}/_emulator/tasks/etl", json={"logs": [["shout", "hi"]]})
+    assert bad.status_code == 400 and "level one of" in bad.text
+    run_id = client.tasks.trigger("etl", {}).id
+    time.sleep(0.2)
+    assert [(line.level, line.message) for line in client.runs.logs(run_id)] == [("WARN", "low disk")]
