@@ -6,16 +6,18 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowException, Asset, BaseOperator
 
+from airflow_provider_trigger._compat import warn_no_trigger_on_kill
 from airflow_provider_trigger.client import RequestOptions, RetryOptions
 from airflow_provider_trigger.hooks import TriggerHook
 from airflow_provider_trigger.triggers._wait import check_wait_mode
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+    from airflow.triggers.base import BaseTrigger
 
 
 class TriggerBaseOperator(BaseOperator):
@@ -64,6 +66,18 @@ class TaskRunsOperator(TriggerBaseOperator):
         self.timeout = seconds(timeout, "timeout")
         self.deferrable = deferrable
         self.cancel_on_kill = cancel_on_kill
+
+    def defer(
+        self,
+        *,
+        trigger: BaseTrigger,
+        method_name: str,
+        kwargs: dict[str, Any] | None = None,
+        timeout: timedelta | float | None = None,
+    ) -> NoReturn:
+        if self.cancel_on_kill:  # below Airflow 3.3 a kill while deferred cannot reach the trigger
+            warn_no_trigger_on_kill(self.log, "the run")
+        super().defer(trigger=trigger, method_name=method_name, kwargs=kwargs, timeout=timeout)
 
 
 CANCEL_REQUEST = RequestOptions(retry=RetryOptions(max_attempts=2, max_timeout=2.0), timeout=10.0)

@@ -32,15 +32,16 @@ class InProcessSupervisor:
         self.requests: list[Any] = []
 
     def send(self, msg: Any) -> Any:
-        from airflow.sdk.execution_time import comms, request_handlers
-
         self.requests.append(msg)
-        if isinstance(msg, comms.GetAssetStateStoreByName):
-            return request_handlers.handle_get_asset_state_store_by_name(self.client, msg)[0]
-        if isinstance(msg, comms.SetAssetStateStoreByName):
-            return request_handlers.handle_set_asset_state_store_by_name(self.client, msg)[0]
-        if isinstance(msg, comms.MaskSecret):
+        kind = type(msg).__name__
+        if kind == "MaskSecret":
             return None
+        if kind in {"GetAssetStateStoreByName", "SetAssetStateStoreByName"}:  # Airflow 3.3+
+            from airflow.sdk.execution_time import request_handlers
+
+            if kind == "GetAssetStateStoreByName":
+                return request_handlers.handle_get_asset_state_store_by_name(self.client, msg)[0]
+            return request_handlers.handle_set_asset_state_store_by_name(self.client, msg)[0]
         raise NotImplementedError(f"{type(msg).__name__} is not served in these tests")
 
     async def asend(self, msg: Any) -> Any:
@@ -95,16 +96,19 @@ class Triggerer:
         self.runner = TriggerRunner()
 
     async def start(self, trigger_id: int, trigger: Any, assets: dict[str, str] | None = None) -> None:
-        from airflow.executors.workloads.trigger import RunTrigger
         from airflow.models.trigger import Trigger
 
+        from tests.airflow_compat import run_trigger_workload
+
+        RunTrigger = run_trigger_workload()
+
         classpath, kwargs = trigger.serialize()
+        fields: dict[str, Any] = {"ti": None} if "ti" in RunTrigger.model_fields else {}
+        if "watched_assets" in RunTrigger.model_fields:  # Airflow 3.3+: the asset state store's assets
+            fields["watched_assets"] = assets
         self.runner.to_create.append(
             RunTrigger(
-                id=trigger_id,
-                classpath=classpath,
-                encrypted_kwargs=Trigger.encrypt_kwargs(kwargs),
-                watched_assets=assets,
+                id=trigger_id, classpath=classpath, encrypted_kwargs=Trigger.encrypt_kwargs(kwargs), **fields
             )
         )
         await self.runner.create_triggers()
@@ -115,19 +119,21 @@ class Triggerer:
 
     @property
     def payloads(self) -> list[dict[str, Any]]:
-        return [dict(entry.event.payload) for entry in self.runner.events]
+        # Airflow 3.3 queues event records, older minors (trigger_id, event) tuples
+        events = [entry.event if hasattr(entry, "event") else entry[1] for entry in self.runner.events]
+        return [dict(event.payload) for event in events]
 
     async def stop(self, trigger_id: int, *, user_action: bool = False) -> None:
-        from airflow.jobs.triggerer_job_runner import _USER_ACTION_CANCEL_MSG
-
         if user_action:
+            from airflow.jobs.triggerer_job_runner import _USER_ACTION_CANCEL_MSG
+
+            assert _USER_ACTION_CANCEL_MSG  # the message cancel_triggers() sends for a user action (3.3+)
             self.runner.to_cancel.append(trigger_id)
             await self.runner.cancel_triggers()
         else:
             self.runner.triggers[trigger_id]["task"].cancel()
         await asyncio.gather(self.runner.triggers[trigger_id]["task"], return_exceptions=True)
         del self.runner.triggers[trigger_id]
-        assert _USER_ACTION_CANCEL_MSG  # the message cancel_triggers() sends for a user action
 
 
 async def wait_until(condition: Any, what: str, timeout: float = 30.0) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
 from airflow_provider_trigger.hooks import close_async_clients
+from tests.airflow_compat import needs_airflow_3_2
 from tests.events.conftest import InProcessSupervisor, Triggerer, wait_until
 
 EXAMPLES = Path(__file__).parents[1] / "system"
@@ -40,6 +41,7 @@ def unpause(dag_id: str) -> None:
         session.query(DagModel).filter(DagModel.dag_id == dag_id).update({"is_paused": False})
 
 
+@needs_airflow_3_2("This test's DAG-processor harness (BundleDagBag, sync_bag_to_db)")
 async def test_ingest_completing_queues_a_transform_run(
     dags_folder: Path, emulator: EmulatorServer, supervisor: InProcessSupervisor
 ) -> None:
@@ -99,7 +101,7 @@ def test_the_example_dags_run_with_dag_test(
     dags_folder: Path, airflow_db: Path, emulator: EmulatorServer
 ) -> None:
     """What the demo does with every example: ``ingest_now`` starts a run; ``transform`` by hand has none."""
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.airflow_compat import DagBag
 
     path = shutil.copy(EXAMPLES / "example_event_driven.py", dags_folder)
     bag = DagBag(dag_folder=str(path))
