@@ -104,5 +104,6 @@ def secrets_masker() -> Any:
 def only_below_3_3(what: str) -> Any:
     """A fallback that only exists below Airflow 3.3 (3.3 runs the feature's own tests instead)."""
     return pytest.mark.skipif(
-        AIRFLOW_V_3_3_PLUS, reason=f"fallback for Airflow < 3.3 ({what}); this is {AIRFLOW_VERSION_TEXT}"
+        AIRFLOW_V_3_3_PLUS,
+        reason=f"fallback for Airflow < 3.3 ({what}); this is Airflow {AIRFLOW_VERSION_TEXT}",
     )
