@@ -59,12 +59,12 @@ __all__ = [
     "deserialize",
     "import_string",
     "needs_airflow_3_1",
-    "needs_airflow_3_2",
     "needs_airflow_3_3",
     "only_below_3_3",
     "run_trigger_workload",
     "secrets_masker",
     "serialize",
+    "sync_bundle_to_db",
 ]
 
 
@@ -73,23 +73,43 @@ def needs_airflow_3_3(feature: str) -> Any:
     return pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason=needs_airflow("3.3", feature))
 
 
-def needs_airflow_3_2(feature: str) -> Any:
-    """Skip below Airflow 3.2, naming what the older minor lacks."""
-    return pytest.mark.skipif(not AIRFLOW_V_3_2_PLUS, reason=needs_airflow("3.2", feature))
-
-
 def needs_airflow_3_1(feature: str) -> Any:
     """Skip on Airflow 3.0, naming what 3.0 lacks."""
     return pytest.mark.skipif(not AIRFLOW_V_3_1_PLUS, reason=needs_airflow("3.1", feature))
 
 
-def run_trigger_workload() -> Any:
-    """The triggerer's ``RunTrigger`` workload class (its module moved in Airflow 3.2)."""
+def run_trigger_workload(
+    trigger_id: int, classpath: str, encrypted_kwargs: str, watched_assets: dict[str, str] | None
+) -> Any:
+    """The triggerer's ``RunTrigger`` workload for an asset watcher's trigger, on every minor: its
+    module moved in 3.2, ``ti`` is required before 3.3, ``watched_assets`` (the state store) is 3.3+."""
     try:
         from airflow.executors.workloads.trigger import RunTrigger
     except ImportError:
         from airflow.executors.workloads import RunTrigger  # type: ignore[attr-defined,no-redef]
-    return RunTrigger
+    fields: dict[str, Any] = {}
+    if "watched_assets" in RunTrigger.model_fields:
+        fields["watched_assets"] = watched_assets
+    else:
+        fields["ti"] = None
+    return RunTrigger(id=trigger_id, classpath=classpath, encrypted_kwargs=encrypted_kwargs, **fields)
+
+
+def sync_bundle_to_db(bundle: Any) -> None:
+    """Parse a DAG bundle and write its DAGs, assets and watcher triggers to the DB (the DAG processor)."""
+    try:  # Airflow 3.2+
+        from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+    except ImportError:
+        bag = DagBag(dag_folder=bundle.path, bundle_path=bundle.path, include_examples=False)
+        if hasattr(bag, "sync_to_db"):  # Airflow 3.0
+            bag.sync_to_db(bundle.name, bundle.version)
+        else:  # Airflow 3.1
+            from airflow.models.dagbag import sync_bag_to_db as sync_31  # type: ignore[attr-defined]
+
+            sync_31(bag, bundle.name, bundle.version)
+        return
+    bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
+    sync_bag_to_db(bag, bundle.name, bundle.version)
 
 
 def secrets_masker() -> Any:

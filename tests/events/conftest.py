@@ -100,16 +100,9 @@ class Triggerer:
 
         from tests.airflow_compat import run_trigger_workload
 
-        RunTrigger = run_trigger_workload()
-
         classpath, kwargs = trigger.serialize()
-        fields: dict[str, Any] = {"ti": None} if "ti" in RunTrigger.model_fields else {}
-        if "watched_assets" in RunTrigger.model_fields:  # Airflow 3.3+: the asset state store's assets
-            fields["watched_assets"] = assets
         self.runner.to_create.append(
-            RunTrigger(
-                id=trigger_id, classpath=classpath, encrypted_kwargs=Trigger.encrypt_kwargs(kwargs), **fields
-            )
+            run_trigger_workload(trigger_id, classpath, Trigger.encrypt_kwargs(kwargs), assets)
         )
         await self.runner.create_triggers()
         assert trigger_id in self.runner.triggers, "the triggerer refused the trigger"
@@ -118,10 +111,16 @@ class Triggerer:
         return self.runner.triggers[trigger_id]["task"]
 
     @property
+    def events(self) -> list[tuple[int, Any]]:
+        """``(trigger id, TriggerEvent)`` of every event so far (3.3 queues records, older minors tuples)."""
+        return [
+            (entry.trigger_id, entry.event) if hasattr(entry, "event") else tuple(entry)
+            for entry in self.runner.events
+        ]
+
+    @property
     def payloads(self) -> list[dict[str, Any]]:
-        # Airflow 3.3 queues event records, older minors (trigger_id, event) tuples
-        events = [entry.event if hasattr(entry, "event") else entry[1] for entry in self.runner.events]
-        return [dict(event.payload) for event in events]
+        return [dict(event.payload) for _, event in self.events]
 
     async def stop(self, trigger_id: int, *, user_action: bool = False) -> None:
         if user_action:
