@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
+from airflow_provider_trigger._compat import AIRFLOW_V_3_3_PLUS, needs_airflow
 from airflow_provider_trigger.client import KeyKind
 from airflow_provider_trigger.hooks import TriggerHook
 from airflow_provider_trigger.triggers.engine.incidents import Incident
@@ -25,6 +27,10 @@ CURSOR_KEY_PREFIX = "trigger.dev/runs"
 CURSOR_VERSION = 1
 MAX_SEEN_RUN_IDS = 500
 """Run ids kept in the cursor; with ~60 bytes each this stays far under ``max_value_storage_bytes``."""
+EVENT_PERSIST_DELAY = 3.0
+"""Seconds between handing an event to the triggerer and storing the cursor that marks it announced:
+the triggerer sends its events to Airflow about once a second, and a cursor stored before Airflow
+persisted the event would lose it if the triggerer died in between."""
 DEFAULT_MAX_OUTPUT_BYTES = 4096
 """Outputs up to this size (JSON) ride in asset events; larger ones are left out (fetch them by run id)."""
 
@@ -122,8 +128,9 @@ class TriggerRunEventTrigger(BaseEventTrigger):
     it announced since) in the asset's ``asset_state_store`` (Airflow 3.3+) under a key derived from
     its connection, task identifiers, tags and statuses, so a triggerer restart, a redeploy or another
     triggerer taking over continues where it stopped; changing ``poll_interval`` or ``include_output``
-    keeps the cursor. The cursor is saved right after each event is handed to the triggerer
-    (at-least-once: a triggerer killed between the two fires that one run again). Before Airflow 3.3,
+    keeps the cursor. The cursor is stored one poll after an event is handed to the triggerer, and at
+    least ``EVENT_PERSIST_DELAY`` (3 s) later, once Airflow has persisted the event: a triggerer killed
+    in between fires that run again on restart (at-least-once), never loses it. Before Airflow 3.3,
     or when two assets share one watcher trigger (identical kwargs: Airflow then refuses the store's
     shorthand with ``ValueError``), the cursor lives in memory: a restart starts again from "now",
     so nothing fires twice but runs that end while the watcher is down are not announced. The stored
@@ -237,10 +244,8 @@ class TriggerRunEventTrigger(BaseEventTrigger):
     def _store(self) -> Any:
         store = getattr(self, "asset_state_store", None)
         if store is None and self._memory_only_reason is None:
-            self._memory_only(
-                "no asset_state_store (Airflow < 3.3, or not run by an AssetWatcher): "
-                "a triggerer restart starts again from now"
-            )
+            why = "not run by an AssetWatcher" if AIRFLOW_V_3_3_PLUS else needs_airflow("3.3", "the store")
+            self._memory_only(f"no asset_state_store ({why}): a triggerer restart starts again from now")
         return None if self._memory_only_reason else store
 
     def _memory_only(self, reason: str) -> None:
@@ -379,18 +384,31 @@ class TriggerRunEventTrigger(BaseEventTrigger):
         hook = TriggerHook(trigger_conn_id=self.trigger_conn_id)
         cursor: RunCursor | None = None
         incident = Incident(f"Trigger.dev runs ({self._describe()})", self.log)
-        while True:
-            cursor, batch = await self._next_batch(hook, cursor, incident)
-            for run, payload in batch:
-                self.log.info(
-                    "Trigger.dev run %s of %s ended %s: %s",
-                    run.id,
-                    run.task_identifier,
-                    payload["status"],
-                    payload["run_url"],
-                )
-                yield TriggerEvent(payload)
-                # Saved after the hand-over: at-least-once if the triggerer dies right here.
-                cursor.add(run.id, finished_time(run) or datetime.now(UTC), self.settle_time)
-                await self._save_cursor(cursor)
-            await asyncio.sleep(self.poll_interval)
+        unsaved: list[tuple[float, RunCursor]] = []  # (handed over at, the cursor just after)
+        try:
+            while True:
+                cursor, batch = await self._next_batch(hook, cursor, incident)
+                for run, payload in batch:
+                    self.log.info(
+                        "Trigger.dev run %s of %s ended %s: %s",
+                        run.id,
+                        run.task_identifier,
+                        payload["status"],
+                        payload["run_url"],
+                    )
+                    yield TriggerEvent(payload)
+                    # In memory at once (the next poll must not announce it again); stored only once
+                    # Airflow has had time to persist the event, so a crash never loses it.
+                    cursor.add(run.id, finished_time(run) or datetime.now(UTC), self.settle_time)
+                    unsaved.append((time.monotonic(), RunCursor.from_json(cursor.to_json())))
+                await asyncio.sleep(self.poll_interval)
+                await self._save_ripe(unsaved)
+        finally:  # a stop keeps the events that had time to be persisted
+            await asyncio.shield(self._save_ripe(unsaved))
+
+    async def _save_ripe(self, unsaved: list[tuple[float, RunCursor]]) -> None:
+        """Store the newest cursor whose events were handed over ``EVENT_PERSIST_DELAY`` ago or more."""
+        ripe = [c for handed_over, c in unsaved if time.monotonic() - handed_over >= EVENT_PERSIST_DELAY]
+        if ripe:
+            del unsaved[: len(ripe)]
+            await self._save_cursor(ripe[-1])
