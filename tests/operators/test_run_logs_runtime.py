@@ -121,3 +121,31 @@ def test_a_retry_re_attaching_to_the_run_prints_its_lines_once_in_its_own_log(
 def test_bad_log_settings_fail_at_parse_time() -> None:
     with pytest.raises(ValueError, match="log_lines_on_success must be an integer >= 0, got -1"):
         operator(log_lines_on_success=-1)
+
+
+def test_a_secret_the_provider_synced_is_masked_in_the_runs_lines(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, task_log: TaskLog
+) -> None:
+    """An env var synced as a secret, then printed by the run that reads it: masked in the task log."""
+    from airflow_provider_trigger.operators import TriggerEnvVarsSyncOperator
+
+    secret = "whsec_9c1b7e2f0a4d"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TRIGGER_DEFAULT", connection_env(emulator, project_ref=emulator.project_ref)
+    )
+    with DAG("run_logs_secrets", schedule=None):
+        sync = TriggerEnvVarsSyncOperator(
+            task_id="sync", variables={"WEBHOOK_SECRET": secret, "REGION": "eu"}, secret_names=["*_SECRET"]
+        )
+    task, context, _ = start_try(sync)
+    task.execute(context)
+    emulator.state.set_task(
+        TaskBehaviour(
+            "etl", duration=0.2, fail="bad signature", logs=[("info", f"verifying with {secret} in eu")]
+        )
+    )
+    task, context, _ = start_try(operator())
+    with pytest.raises(TriggerRunFailedError):
+        task.execute(context)
+    assert task_log.count("INFO  [attempt 1] verifying with *** in eu") == 1
+    assert task_log.count(secret) == 0
