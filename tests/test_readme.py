@@ -100,7 +100,9 @@ def _normalised(text: str) -> list[str]:
     text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", "<time>", text)
     text = re.sub(r"run_[a-z0-9]{21,}", "run_…", text)
     text = re.sub(r"https?://[^/\s]+/runs/", "<dashboard>/runs/", text)
-    text = re.sub(r"\s+\[(airflow|task)[^\]]*\][^\n]*", "", text)
+    text = re.sub(r"\s+\[(airflow|task)[^\]]*\][^\n]*", "", text)  # structlog's logger suffix
+    text = re.sub(r"(?m)^<time> \[\s*\w+\s*\] ", "", text)  # structlog's time and level (3.1+)
+    text = re.sub(r"(?m)^\[[^\]]+\] \{[^}]+\} \w+ - ", "", text)  # Airflow 3.0's task log format
     return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
 
 

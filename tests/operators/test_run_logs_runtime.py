@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
 from airflow_provider_trigger.exceptions import TriggerRunFailedError, TriggerWaitTimeoutError
 from airflow_provider_trigger.operators import TriggerTaskOperator
+from tests.airflow_compat import TaskDeferred
 from tests.task_runtime import connection_env, start_try
 
 STEPS = [("info", f"step {i}") for i in range(6)]
