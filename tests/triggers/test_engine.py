@@ -54,7 +54,7 @@ def outage(emulator: EmulatorServer, seconds: float, kind: int | str = 503) -> t
 
 
 def reads(emulator: EmulatorServer) -> int:
-    return len([r for r in emulator.requests.all() if r.method == "GET" and r.path.startswith("/api/v3/runs/")])
+    return len([r for r in emulator.requests.filter("GET") if r.path.startswith("/api/v3/runs/")])
 
 
 def operator(**kwargs: Any) -> TriggerTaskOperator:
@@ -153,6 +153,8 @@ def test_a_run_of_a_task_nobody_deployed_gets_one_warning_in_the_task_log(
 
     log = capsys.readouterr().out
     assert dag_run.state == "failed"
-    warning = "is waiting in PENDING_VERSION: no deployed version in the dev environment runs task 'helo-world'"
+    warning = (
+        "is waiting in PENDING_VERSION: no deployed version in the dev environment runs task 'helo-world'"
+    )
     assert log.count(warning) == 1
     assert "still PENDING_VERSION at the deadline" in log
