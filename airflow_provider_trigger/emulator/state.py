@@ -118,7 +118,7 @@ class Stores:
     waitpoints: dict[str, Waitpoint] = field(default_factory=dict)
     bulk_actions: dict[str, BulkAction] = field(default_factory=dict)
     deployments: list[Deployment] = field(default_factory=list)
-    sessions: dict[str, Any] = field(default_factory=dict)  # id -> routes.extras.Session
+    sessions: dict[str, Any] = field(default_factory=dict)  # id -> routes.sessions.Session
     error_status: dict[str, dict[str, Any]] = field(default_factory=dict)  # error id -> decision
     debounce: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (env id, task, key) -> run
     # (env id, task, key) -> run id
