@@ -159,7 +159,9 @@ def deploy_pending(state: EmulatorState, run: Run) -> None:
         return
     run.final_status, output, run.error = _outcome(state, run.env, behaviour, run.payload, run.payload_type)
     _, _, run.output, run.output_type = run_packets(state, run.env, run.id, None, run.payload_type, output)
-    attach(state, run, behaviour, parse_packet(*state.packets.resolve(run.env, run.payload, run.payload_type)))
+    attach(
+        state, run, behaviour, parse_packet(*state.packets.resolve(run.env, run.payload, run.payload_type))
+    )
     run.deployed_at = state.now()
     state.ensure_queue(run.env, run.queue)
 

@@ -73,7 +73,11 @@ def token_wait(state: EmulatorState, run: Run) -> TokenWait | None:
 
 def _timeout_failure(token: Waitpoint) -> dict[str, Any]:
     message = timeout_error(token)["message"]
-    return {"name": "WaitpointTimeoutError", "message": message, "stackTrace": f"WaitpointTimeoutError: {message}"}
+    return {
+        "name": "WaitpointTimeoutError",
+        "message": message,
+        "stackTrace": f"WaitpointTimeoutError: {message}",
+    }
 
 
 def on_completed(state: EmulatorState, token: Waitpoint) -> None:
