@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -53,21 +54,27 @@ class _TriggerDevDecoratedOperator(DecoratedOperator, TriggerTaskOperator):
         context_merge(context, self.op_kwargs)
         kwargs = determine_kwargs(self.python_callable, self.op_args, context)
         payload = self.python_callable(*self.op_args, **kwargs)
-        check_payload(payload, self.op_args, {**self.op_kwargs, **kwargs})
+        check_payload(payload, _arguments(self.python_callable, self.op_args, kwargs))
         self.payload = payload
         return super().execute(context)
 
 
-def check_payload(payload: Any, args: Collection[Any], kwargs: Mapping[str, Any]) -> None:
-    """Fail before any request when the payload is not JSON, naming where (and which argument the
-    offending value came from, when it is one of the function's arguments)."""
+def _arguments(function: Callable[..., Any], args: Collection[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The function's arguments by name (positional ones included)."""
+    try:
+        return dict(inspect.signature(function).bind_partial(*args, **kwargs).arguments)
+    except TypeError:
+        return dict(kwargs)
+
+
+def check_payload(payload: Any, arguments: Mapping[str, Any]) -> None:
+    """Fail before any request when the payload is not JSON, naming where (and which of the function's
+    arguments the offending value came from, when it is one)."""
     problem = _first_problem(payload, "payload")
     if problem is None:
         return
     path, value = problem
-    source = next((f" (the function's argument {name!r})" for name, v in kwargs.items() if v is value), "")
-    if not source:
-        source = next((f" (the function's argument #{i})" for i, v in enumerate(args) if v is value), "")
+    source = next((f" (argument {name!r})" for name, v in arguments.items() if v is value), "")
     raise TypeError(
         f"The @task.trigger_dev function must return a JSON payload: {path}{source} is a "
         f"{type(value).__name__} ({_short(value)}), which JSON cannot carry"
