@@ -59,7 +59,9 @@ class _TriggerDevDecoratedOperator(DecoratedOperator, TriggerTaskOperator):
         return super().execute(context)
 
 
-def _arguments(function: Callable[..., Any], args: Collection[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+def _arguments(
+    function: Callable[..., Any], args: Collection[Any], kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
     """The function's arguments by name (positional ones included)."""
     try:
         return dict(inspect.signature(function).bind_partial(*args, **kwargs).arguments)

@@ -68,7 +68,7 @@ def test_a_payload_that_is_not_json_fails_before_any_request_naming_the_argument
     with pytest.raises(TypeError) as excinfo:
         task_copy.execute(context)
     message = str(excinfo.value)
-    assert 'payload["window"]["day"]' in message and "'day'" in message and "datetime" in message
+    assert """payload["window"]["day"] (argument 'day') is a datetime""" in message
     assert not emulator.requests.filter(method="POST")
 
 

@@ -59,7 +59,9 @@ def test_an_explicit_output_and_a_token_completed_before_the_run_waits(
     assert _run(api, run_id)["output"] == {"fixed": True}
 
 
-def test_a_token_timeout_fails_the_waiting_run(emulator: EmulatorServer, api: Api, clock: ManualClock) -> None:
+def test_a_token_timeout_fails_the_waiting_run(
+    emulator: EmulatorServer, api: Api, clock: ManualClock
+) -> None:
     emulator.state.set_task(TaskBehaviour("approve", wait_for_token="tokenId"))
     token = _token(api, timeout="10m")
     run_id = _trigger(api, "approve", {"tokenId": token})
@@ -73,9 +75,14 @@ def test_a_token_timeout_fails_the_waiting_run(emulator: EmulatorServer, api: Ap
     assert str(error["message"]).startswith("Waitpoint timed out at ")
     retrieved = api.get(f"/api/v1/waitpoints/tokens/{token}").json()
     assert retrieved["status"] == "TIMED_OUT" and retrieved["outputIsError"] is True
-    assert json.loads(retrieved["output"]) == {"code": "TRIGGER_WAITPOINT_TIMEOUT", "message": error["message"]}
+    assert json.loads(retrieved["output"]) == {
+        "code": "TRIGGER_WAITPOINT_TIMEOUT",
+        "message": error["message"],
+    }
     # Completing a timed-out token answers success (it is COMPLETED upstream) and changes nothing.
-    assert api.post(f"/api/v1/waitpoints/tokens/{token}/complete", json={"data": 1}).json() == {"success": True}
+    assert api.post(f"/api/v1/waitpoints/tokens/{token}/complete", json={"data": 1}).json() == {
+        "success": True
+    }
     assert api.get(f"/api/v1/waitpoints/tokens/{token}").json()["status"] == "TIMED_OUT"
 
 
@@ -86,4 +93,3 @@ def test_an_unknown_token_fails_the_run(emulator: EmulatorServer, api: Api, cloc
     clock.advance(5)
     assert _run(api, missing)["error"]["message"] == "Waitpoint waitpoint_nope not found"  # type: ignore[index]
     assert _run(api, no_id)["status"] == "FAILED"
-

@@ -13,7 +13,10 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_trigger.client import TriggerClient
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
-from airflow_provider_trigger.operators import TriggerCompleteWaitpointOperator, TriggerCreateWaitpointOperator
+from airflow_provider_trigger.operators import (
+    TriggerCompleteWaitpointOperator,
+    TriggerCreateWaitpointOperator,
+)
 from tests.operators.test_tasks_dag import run_example, xcom  # noqa: F401  (fixture)
 from tests.task_runtime import connection_env, start_try
 
@@ -74,11 +77,15 @@ def test_completing_a_token_that_a_run_waits_on(emulator: EmulatorServer, client
     retry, context, _ = start_try(operator, try_number=2, xcoms={"token_id": token.id})
     assert retry.execute(context) == token.id
     assert client.runs.retrieve(run_id).output == {"rows": "42"}
-    completions = emulator.requests.filter(method="POST", path=f"/api/v1/waitpoints/tokens/{token.id}/complete")
+    completions = emulator.requests.filter(
+        method="POST", path=f"/api/v1/waitpoints/tokens/{token.id}/complete"
+    )
     assert len(completions) == 2
 
 
-def test_completing_a_timed_out_token_fails_unless_told_otherwise(emulator: EmulatorServer, client: Any) -> None:
+def test_completing_a_timed_out_token_fails_unless_told_otherwise(
+    emulator: EmulatorServer, client: Any
+) -> None:
     token = client.waitpoints.create_token(timeout="1s")
     time.sleep(1.2)
     task_copy, context, _ = start_try(_in_dag(TriggerCompleteWaitpointOperator, token_id=token.id, data=1))
@@ -106,7 +113,9 @@ def test_bad_input_fails_before_any_request(emulator: EmulatorServer) -> None:
 
 
 def test_create_is_retry_safe_and_a_clear_makes_a_new_token(emulator: EmulatorServer, client: Any) -> None:
-    operator = _in_dag(TriggerCreateWaitpointOperator, timeout=timedelta(minutes=5), tags="nightly", retries=2)
+    operator = _in_dag(
+        TriggerCreateWaitpointOperator, timeout=timedelta(minutes=5), tags="nightly", retries=2
+    )
     xcoms: dict[str, Any] = {}
     first, context, _ = start_try(operator, xcoms=xcoms)
     token_id = first.execute(context)
