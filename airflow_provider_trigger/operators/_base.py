@@ -7,10 +7,11 @@ import json
 import time
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowException, Asset, BaseOperator
 
+from airflow_provider_trigger._compat import warn_no_trigger_on_kill
 from airflow_provider_trigger.hooks import TriggerHook
 from airflow_provider_trigger.triggers.engine.incidents import READ_REQUEST
 from airflow_provider_trigger.triggers.engine.lifecycle import cancel_if_stopped, clear_generation
@@ -22,6 +23,7 @@ from airflow_provider_trigger.triggers.runs import TriggerBatchTrigger, TriggerR
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+    from airflow.triggers.base import BaseTrigger
 
 DEFER_GRACE = 60.0
 """Airflow's own deferral timeout trails the wait's deadline by this much: the trigger reports the
@@ -151,6 +153,18 @@ class RunWaitingOperator(TriggerBaseOperator):
     def wait_over(self) -> None:
         """Nothing is waited for any more: ``on_kill`` has nothing to cancel."""
         self._waiting = []
+
+    def defer(
+        self,
+        *,
+        trigger: BaseTrigger,
+        method_name: str,
+        kwargs: dict[str, Any] | None = None,
+        timeout: timedelta | float | None = None,
+    ) -> NoReturn:
+        if self.cancel_on_kill:  # below Airflow 3.3 a kill while deferred cannot reach the trigger
+            warn_no_trigger_on_kill(self.log, "the run")
+        super().defer(trigger=trigger, method_name=method_name, kwargs=kwargs, timeout=timeout)
 
 
 class TaskRunsOperator(RunWaitingOperator):

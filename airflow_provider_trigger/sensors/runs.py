@@ -17,6 +17,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_trigger._compat import SoftFailOnDeferralTimeout
 from airflow_provider_trigger.exceptions import TriggerWaitError
 from airflow_provider_trigger.hooks import TriggerHook
 from airflow_provider_trigger.triggers.engine.incidents import READ_REQUEST, Incident
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class TriggerRunSensor(BaseSensorOperator):
+class TriggerRunSensor(SoftFailOnDeferralTimeout, BaseSensorOperator):
     """Wait until a Trigger.dev run reaches one of ``target_statuses``; its output becomes the XCom value.
 
     A run in one of ``failure_statuses`` (by default every terminal status that is not a target) fails

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
+from airflow_provider_trigger._compat import AIRFLOW_V_3_3_PLUS, needs_airflow
 from airflow_provider_trigger.client import KeyKind
 from airflow_provider_trigger.hooks import TriggerHook
 from airflow_provider_trigger.triggers.engine.incidents import Incident
@@ -237,10 +238,8 @@ class TriggerRunEventTrigger(BaseEventTrigger):
     def _store(self) -> Any:
         store = getattr(self, "asset_state_store", None)
         if store is None and self._memory_only_reason is None:
-            self._memory_only(
-                "no asset_state_store (Airflow < 3.3, or not run by an AssetWatcher): "
-                "a triggerer restart starts again from now"
-            )
+            why = "not run by an AssetWatcher" if AIRFLOW_V_3_3_PLUS else needs_airflow("3.3", "the store")
+            self._memory_only(f"no asset_state_store ({why}): a triggerer restart starts again from now")
         return None if self._memory_only_reason else store
 
     def _memory_only(self, reason: str) -> None:

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from airflow.sdk import Asset
-from airflow.sdk.execution_time.context import AssetStateStoreAccessors
 
 from airflow_provider_trigger.client import TriggerClient
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
 from airflow_provider_trigger.hooks import close_async_clients
 from airflow_provider_trigger.triggers import TriggerRunEventTrigger
+from tests.airflow_compat import AIRFLOW_VERSION_TEXT, needs_airflow_3_3, only_below_3_3
 from tests.events.conftest import InProcessSupervisor, Triggerer, make_active_asset, wait_until
 
 FAST = {"poll_interval": 0.05, "max_backoff": 0.2}
@@ -74,6 +74,7 @@ async def wait_ended(emulator: EmulatorServer, *run_ids: str) -> None:
 # The run that ended "before" must be history when the watcher starts; with the list's replica lag it
 # can still look unfinished then (and fire later). That race is not what this test is about.
 @pytest.mark.usefixtures("no_list_lag")
+@needs_airflow_3_3("The watcher cursor in the asset state store")
 async def test_fires_once_per_new_run_and_not_again_after_a_restart(
     emulator: EmulatorServer, client: Any, asset: dict[str, str], triggerer: Triggerer
 ) -> None:
@@ -122,6 +123,8 @@ async def test_fires_once_per_new_run_and_not_again_after_a_restart(
         await restarted.stop(1)
 
     # The cursor is in Airflow's asset state store, under the watcher's key.
+    from airflow.sdk.execution_time.context import AssetStateStoreAccessors
+
     [(name, _)] = asset.items()
     stored = await AssetStateStoreAccessors(inlets=[Asset(name=name, uri=name)]).aget(watcher.cursor_key)
     assert set(stored["seen"]) >= {first, second, third}
@@ -199,6 +202,7 @@ async def test_without_a_state_store_the_cursor_is_kept_in_memory(
     assert [p["run_id"] for p in triggerer.payloads] == [first]  # nothing replayed
 
 
+@needs_airflow_3_3("The watcher cursor in the asset state store")
 async def test_a_trigger_row_shared_by_two_assets_falls_back_to_memory(
     emulator: EmulatorServer,
     client: Any,
@@ -222,3 +226,27 @@ async def test_a_trigger_row_shared_by_two_assets_falls_back_to_memory(
         "keeps its cursor in memory only: the asset state store refused the shorthand"
         in capsys.readouterr().out
     )
+
+
+@only_below_3_3("the watcher cursor in the asset state store")
+async def test_below_airflow_3_3_the_watcher_warns_that_its_cursor_is_in_memory_only(
+    emulator: EmulatorServer,
+    client: Any,
+    asset: dict[str, str],
+    triggerer: Triggerer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Run by a real AssetWatcher workload, the watcher still fires once per run, and says why a restart
+    will start again from now."""
+    await triggerer.start(7, TriggerRunEventTrigger(task_identifier="ingest", **FAST), asset)
+    await more_polls(emulator, 2)
+    run_id = finish(client, emulator, "ingest")
+    await wait_ended(emulator, run_id)
+    await wait_until(lambda: len(triggerer.payloads) >= 1, "the event")
+    await more_polls(emulator)
+    assert [p["run_id"] for p in triggerer.payloads] == [run_id]
+    out = capsys.readouterr().out
+    assert (
+        "keeps its cursor in memory only: no asset_state_store (the store needs Airflow 3.3 or later; "
+        f"this is Airflow {AIRFLOW_VERSION_TEXT}): a triggerer restart starts again from now"
+    ) in out
