@@ -16,6 +16,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_trigger._compat import SoftFailOnDeferralTimeout
 from airflow_provider_trigger.exceptions import TriggerWaitError
 from airflow_provider_trigger.hooks import TriggerHook
 from airflow_provider_trigger.triggers.engine.incidents import READ_REQUEST, Incident
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class TriggerWaitpointSensor(BaseSensorOperator):
+class TriggerWaitpointSensor(SoftFailOnDeferralTimeout, BaseSensorOperator):
     """Wait until a waitpoint token is completed; its completion data becomes the XCom value.
 
     A token that times out (its own ``timeout``) ends the wait as the sensor's own ``timeout`` does:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import AirflowException
 
 from airflow_provider_trigger.client import TriggerClient
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
@@ -17,6 +16,7 @@ from airflow_provider_trigger.operators import (
     TriggerCompleteWaitpointOperator,
     TriggerCreateWaitpointOperator,
 )
+from tests.airflow_compat import AirflowException
 from tests.operators.test_tasks_dag import run_example, xcom  # noqa: F401  (fixture)
 from tests.task_runtime import connection_env, start_try
 

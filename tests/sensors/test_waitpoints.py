@@ -12,12 +12,6 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import (
-    AirflowRescheduleException,
-    AirflowSensorTimeout,
-    AirflowSkipException,
-    TaskDeferred,
-)
 
 from airflow_provider_trigger.client import TriggerClient
 from airflow_provider_trigger.emulator import EmulatorServer
@@ -25,6 +19,12 @@ from airflow_provider_trigger.exceptions import TriggerWaitError
 from airflow_provider_trigger.hooks import close_async_clients
 from airflow_provider_trigger.sensors import TriggerWaitpointSensor
 from airflow_provider_trigger.triggers import TriggerWaitpointTrigger
+from tests.airflow_compat import (
+    AirflowRescheduleException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    TaskDeferred,
+)
 from tests.task_runtime import connection_env, start_try
 
 
@@ -164,3 +164,14 @@ def test_api_incidents_are_waited_out(client: Any, emulator: EmulatorServer) -> 
     assert execute(make_sensor(token.id)) == "ok"
     event = asyncio.run(first_event(TriggerWaitpointTrigger(token.id, poll_interval=0.05)))
     assert event["status"] == "success" and event["data"] == "ok"
+
+
+@pytest.mark.parametrize(("soft_fail", "error"), [(False, AirflowSensorTimeout), (True, AirflowSkipException)])
+def test_deferrable_timeout_from_airflow(client: Any, soft_fail: bool, error: type[Exception]) -> None:
+    """The triggerer's own deferral timeout resumes with ``__fail__``: skipped with soft_fail on every minor."""
+    from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
+
+    token = client.waitpoints.create_token()
+    task, context, _ = start_try(make_sensor(token.id, deferrable=True, soft_fail=soft_fail))
+    with pytest.raises(error):
+        task.resume_execution(TRIGGER_FAIL_REPR, {"error": TriggerFailureReason.TRIGGER_TIMEOUT}, context)
