@@ -10,6 +10,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import (
+    Asset,
     DecoratedOperator,
     TaskDecorator,
     context_merge,
@@ -56,7 +57,10 @@ class _TriggerDevDecoratedOperator(DecoratedOperator, TriggerTaskOperator):
         payload = self.python_callable(*self.op_args, **kwargs)
         check_payload(payload, _arguments(self.python_callable, self.op_args, kwargs))
         self.payload = payload
-        return super().execute(context)
+        # DecoratedOperator.execute is skipped: its output handling differs between Airflow minors
+        # (3.0 pushes XCom itself) and concerns Assets returned by the function, which is the payload.
+        self.inlets.extend(a for a in (*self.op_args, *self.op_kwargs.values()) if isinstance(a, Asset))
+        return TriggerTaskOperator.execute(self, context)
 
 
 def _arguments(
