@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, Asset, task
 
 from airflow_provider_trigger.decorators.trigger_dev import _TriggerDevDecoratedOperator, trigger_dev_task
-from airflow_provider_trigger.emulator import EmulatorServer
+from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
 from airflow_provider_trigger.operators import TriggerTaskOperator
 from airflow_provider_trigger.triggers.engine.realtime import dag_run_tag
 from tests.operators.test_tasks_dag import run_example, xcom  # noqa: F401  (fixture)
@@ -88,6 +88,27 @@ def test_the_operator_is_the_task_operator(emulator: EmulatorServer, monkeypatch
     run = emulator.state.runs[run_id]
     assert run.tags == ["from-taskflow"] and '"n":7' in (run.payload or "")
     assert ti.xcoms["run_id"] == run_id
+
+
+def test_retries_reattach_and_outlets_get_the_run(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry-safe default key and the asset-outlet extra, as the task operator has them."""
+    monkeypatch.setenv("AIRFLOW_CONN_TRIGGER_DEFAULT", connection_env(emulator))
+    emulator.state.set_task(TaskBehaviour("hello-world", output={"rows": 3}))
+    asset = Asset("trigger_dev_decorator_outlet")
+
+    def payload(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    operator = _one_task(payload, 1, outlets=[asset], retries=2, poll_interval=0.05, wait_mode="poll")
+    first, context, ti = start_try(operator)
+    assert first.execute(context) == {"rows": 3}
+    run_id = ti.xcoms["run_id"]
+    assert context["outlet_events"][asset].extra["run_id"] == run_id
+    retry, context, ti = start_try(operator, try_number=2)
+    assert retry.execute(context) == {"rows": 3}
+    assert ti.xcoms["run_id"] == run_id and len(emulator.state.runs) == 1  # re-attached, not re-run
 
 
 def test_payload_is_not_an_argument() -> None:
