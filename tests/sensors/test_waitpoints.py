@@ -27,6 +27,10 @@ from tests.airflow_compat import (
 )
 from tests.task_runtime import connection_env, start_try
 
+SOFT_FAIL = pytest.mark.parametrize(
+    ("soft_fail", "error"), [(False, AirflowSensorTimeout), (True, AirflowSkipException)]
+)
+
 
 @pytest.fixture(autouse=True)
 def trigger_conn(monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer) -> None:
@@ -100,9 +104,7 @@ def test_an_already_completed_token_needs_no_triggerer(client: Any) -> None:
     assert execute(make_sensor(token.id, deferrable=True)) is None  # completed without data
 
 
-@pytest.mark.parametrize(
-    ("soft_fail", "error"), [(False, AirflowSensorTimeout), (True, AirflowSkipException)]
-)
+@SOFT_FAIL
 @pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
 def test_a_token_that_times_out(client: Any, mode: str, soft_fail: bool, error: type[Exception]) -> None:
     token = client.waitpoints.create_token(timeout="1s")
@@ -124,9 +126,7 @@ def test_a_token_that_times_out(client: Any, mode: str, soft_fail: bool, error: 
     assert f"Waitpoint {token.id} timed out at" in f"{excinfo.value} {excinfo.value.__cause__}"
 
 
-@pytest.mark.parametrize(
-    ("soft_fail", "error"), [(False, AirflowSensorTimeout), (True, AirflowSkipException)]
-)
+@SOFT_FAIL
 def test_the_sensors_own_timeout(client: Any, soft_fail: bool, error: type[Exception]) -> None:
     token = client.waitpoints.create_token()
     with pytest.raises(error):
@@ -166,9 +166,9 @@ def test_api_incidents_are_waited_out(client: Any, emulator: EmulatorServer) -> 
     assert event["status"] == "success" and event["data"] == "ok"
 
 
-@pytest.mark.parametrize(("soft_fail", "error"), [(False, AirflowSensorTimeout), (True, AirflowSkipException)])
+@SOFT_FAIL
 def test_deferrable_timeout_from_airflow(client: Any, soft_fail: bool, error: type[Exception]) -> None:
-    """The triggerer's own deferral timeout resumes with ``__fail__``: skipped with soft_fail on every minor."""
+    """Airflow's own deferral timeout resumes with ``__fail__``: soft_fail skips it on every minor."""
     from airflow.sdk.bases.operator import TRIGGER_FAIL_REPR, TriggerFailureReason
 
     token = client.waitpoints.create_token()
