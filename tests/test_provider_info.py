@@ -137,3 +137,12 @@ def test_airflow_providers_list_shows_the_provider(
 ) -> None:
     _, providers = airflow_output
     assert providers["airflow-provider-trigger"]["version"] == __version__
+
+
+def test_every_trigger_module_is_registered() -> None:
+    """Airflow lists triggers from the provider info: the run watcher (AssetWatcher) included."""
+    [entry] = get_provider_info()["triggers"]
+    assert entry["python-modules"] == [
+        "airflow_provider_trigger.triggers.runs",
+        "airflow_provider_trigger.triggers.events",
+    ]
