@@ -137,11 +137,18 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_trigger.operators.runs",
                     "airflow_provider_trigger.operators.envvars",
                     "airflow_provider_trigger.operators.schedules",
+                    "airflow_provider_trigger.operators.waitpoints",
                 ],
             }
         ],
         "sensors": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_trigger.sensors.runs"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_trigger.sensors.runs",
+                    "airflow_provider_trigger.sensors.waitpoints",
+                ],
+            }
         ],
         "triggers": [
             {
@@ -149,7 +156,14 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_trigger.triggers.runs",
                     "airflow_provider_trigger.triggers.events",
+                    "airflow_provider_trigger.triggers.waitpoints",
                 ],
+            }
+        ],
+        "task-decorators": [
+            {
+                "name": "trigger_dev",
+                "class-name": "airflow_provider_trigger.decorators.trigger_dev.trigger_dev_task",
             }
         ],
         "extra-links": ["airflow_provider_trigger.operators.links.TriggerRunLink"],

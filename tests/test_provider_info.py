@@ -153,3 +153,27 @@ def test_airflow_providers_list_shows_the_provider(
 ) -> None:
     _, providers = airflow_output
     assert providers["airflow-provider-trigger"]["version"] == __version__
+
+
+def test_every_trigger_module_is_registered() -> None:
+    """Airflow lists triggers from the provider info: the run watcher (AssetWatcher) included."""
+    [entry] = get_provider_info()["triggers"]
+    assert entry["python-modules"] == [
+        "airflow_provider_trigger.triggers.runs",
+        "airflow_provider_trigger.triggers.events",
+        "airflow_provider_trigger.triggers.waitpoints",
+    ]
+
+
+def test_waitpoint_modules_and_the_task_decorator_are_registered() -> None:
+    info = get_provider_info()
+    [operators] = info["operators"]
+    [sensors] = info["sensors"]
+    assert "airflow_provider_trigger.operators.waitpoints" in operators["python-modules"]
+    assert "airflow_provider_trigger.sensors.waitpoints" in sensors["python-modules"]
+    assert info["task-decorators"] == [
+        {
+            "name": "trigger_dev",
+            "class-name": "airflow_provider_trigger.decorators.trigger_dev.trigger_dev_task",
+        }
+    ]

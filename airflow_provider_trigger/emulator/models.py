@@ -79,10 +79,14 @@ class TaskBehaviour:
     ``duration``/``queue_time`` are seconds (``None`` = the state's defaults). ``outcome`` is the final
     public status (COMPLETED, FAILED, CRASHED, SYSTEM_FAILURE, TIMED_OUT); ``fail="msg"`` is a shortcut
     for ``outcome="FAILED", error="msg"``. ``output`` is a constant or a function of the payload; the
-    default echoes the payload. ``logs`` are the lines the task writes (``logger.info`` …) as
-    ``(level, message)`` pairs, level one of debug/log/info/warn/error; they are spread evenly over
-    the run's execution and served by the run events route as they are "written". ``stack_trace``
-    replaces the failure's generated stack (its first line should be ``Error: <message>``).
+    default echoes the payload. ``wait_for_token`` (a payload key, or a function of the payload,
+    giving a ``waitpoint_…`` id) makes the run call ``wait.forToken(id).unwrap()`` as it starts: it
+    stays EXECUTING until the token is completed, then runs ``duration`` and returns the completion
+    data (unless ``output`` is given); a token that times out fails the run (WaitpointTimeoutError).
+    ``logs`` are the lines the task writes (``logger.info`` …) as ``(level, message)`` pairs, level
+    one of debug/log/info/warn/error; they are spread evenly over the run's execution and served by
+    the run events route as they are "written". ``stack_trace`` replaces the failure's generated stack
+    (its first line should be ``Error: <message>``).
     """
 
     task: str
@@ -97,6 +101,7 @@ class TaskBehaviour:
     ttl: str | None = None  # the task's own default TTL (``"5m"``), as ``task({ttl})`` sets it
     logs: Sequence[tuple[str, str]] = ()
     stack_trace: str | None = None
+    wait_for_token: str | Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         if self.fail is not None:
@@ -109,6 +114,11 @@ class TaskBehaviour:
                 )
         if self.outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}, not {self.outcome!r}")
+
+    @property
+    def echoes(self) -> bool:
+        """True when ``output`` is the default (echo the payload, or a token's completion data)."""
+        return self.output is _echo_payload
 
     def make_output(self, payload: Any) -> Any:
         return self.output(payload) if callable(self.output) else self.output
@@ -161,6 +171,8 @@ class Run:
     deployed_at: float | None = 0.0
     debounce_key: str | None = None
     logs: tuple[tuple[str, str], ...] = ()  # the task's log lines (level, message), see TaskBehaviour
+    waits_for: str | None = None  # the waitpoint token the run waits on as it starts (wait.forToken)
+    output_from_token: bool = False  # its output is the token's completion data (set on completion)
 
 
 @dataclass

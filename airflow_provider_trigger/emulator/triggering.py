@@ -17,6 +17,7 @@ from .lifecycle import KEY_CLEARING, internal_error, parse_packet
 from .models import OUTCOMES, Environment, Run, TaskBehaviour, dumps, friendly_id
 from .packets import run_packets
 from .parsing import delay_until, key_ttl_seconds, ttl_seconds
+from .waiting import attach
 
 if TYPE_CHECKING:
     from .state import EmulatorState
@@ -171,6 +172,9 @@ def deploy_pending(state: EmulatorState, run: Run) -> None:
     run.final_status, output, run.error = _outcome(state, run.env, behaviour, run.payload, run.payload_type)
     run.logs = tuple(behaviour.logs)
     _, _, run.output, run.output_type = run_packets(state, run.env, run.id, None, run.payload_type, output)
+    attach(
+        state, run, behaviour, parse_packet(*state.packets.resolve(run.env, run.payload, run.payload_type))
+    )
     run.deployed_at = state.now()
     state.ensure_queue(run.env, run.queue)
 
@@ -230,6 +234,7 @@ def trigger(
         debounce = debouncing.validate(opts.debounce, now) if opts.debounce is not None else None
         _check_version(state, env, opts.lockToVersion)
         payload, payload_type = _payload_packet(body.payload, opts.payloadType)
+        body_payload, body_type = payload, payload_type
         if debounce is not None:
             delay = now + debounce[1] if delay is None else delay
             trailing = (opts.debounce or {}).get("mode") == "trailing"
@@ -298,6 +303,7 @@ def trigger(
         )
         if deployed:
             state.ensure_queue(env, queue)
+        attach(state, run, behaviour, parse_packet(*state.packets.resolve(env, body_payload, body_type)))
         state.stores.runs[run.id] = run
         if key:
             state.stores.idempotency[(env.id, task, key)] = run.id

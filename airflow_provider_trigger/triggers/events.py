@@ -7,7 +7,6 @@ import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from airflow_provider_trigger._compat import AIRFLOW_V_3_3_PLUS, needs_airflow
 from airflow_provider_trigger.client import KeyKind
 from airflow_provider_trigger.hooks import TriggerHook
+from airflow_provider_trigger.triggers.cursor import RunCursor, finished_time
 from airflow_provider_trigger.triggers.engine.incidents import Incident
 from airflow_provider_trigger.triggers.engine.statuses import TERMINAL, status_name
 
@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 
 CLASSPATH = "airflow_provider_trigger.triggers.events.TriggerRunEventTrigger"
 CURSOR_KEY_PREFIX = "trigger.dev/runs"
-CURSOR_VERSION = 1
-MAX_SEEN_RUN_IDS = 500
-"""Run ids kept in the cursor; with ~60 bytes each this stays far under ``max_value_storage_bytes``."""
 EVENT_PERSIST_DELAY = 3.0
 """Seconds between handing an event to the triggerer and storing the cursor that marks it announced:
 the triggerer sends its events to Airflow about once a second, and a cursor stored before Airflow
@@ -46,69 +43,11 @@ def small_output(output: Any, max_bytes: int = DEFAULT_MAX_OUTPUT_BYTES) -> dict
     return {"output": output}
 
 
-def finished_time(run: Run) -> datetime | None:
-    """When a terminal run ended: ``finishedAt``, else ``expiredAt`` (EXPIRED runs), else ``updatedAt``."""
-    when = run.finished_at or run.expired_at or run.updated_at
-    if when is not None and when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when
-
-
 def _names(value: str | Sequence[str] | None, what: str) -> list[str]:
     items = [value] if isinstance(value, str) else list(value or [])
     if any(not isinstance(item, str) or not item.strip() for item in items):
         raise ValueError(f"{what} must be non-empty strings, got {items!r}")
     return sorted(set(items))
-
-
-@dataclass
-class RunCursor:
-    """Where the watcher is: runs that ended at or before ``after`` are old, and so are ``seen`` ones.
-
-    ``seen`` maps run id → finished time (ISO) of the runs already announced (or already ended when
-    the watcher first started) that ended after ``after``. ``after`` trails the newest of them by the
-    watcher's ``settle_time``, so a run that is listed late, but within that window, still fires once.
-    """
-
-    after: datetime | None = None
-    seen: dict[str, str] = field(default_factory=dict)
-
-    def is_new(self, run_id: str, finished: datetime) -> bool:
-        return run_id not in self.seen and (self.after is None or finished > self.after)
-
-    def add(self, run_id: str, finished: datetime, settle_time: float) -> None:
-        """Mark a run as announced; move ``after`` up and forget ids that fell below it."""
-        ended = {run: datetime.fromisoformat(when) for run, when in self.seen.items()}
-        ended[run_id] = finished
-        floor = max(ended.values()) - timedelta(seconds=settle_time)
-        if self.after is None or floor > self.after:
-            self.after = floor
-        newest_first = sorted(((when, run) for run, when in ended.items() if when > floor), reverse=True)
-        if len(newest_first) > MAX_SEEN_RUN_IDS:  # forget the oldest ids: runs that old count as seen
-            self.after = max(self.after, newest_first[MAX_SEEN_RUN_IDS][0])
-            newest_first = newest_first[:MAX_SEEN_RUN_IDS]
-        self.seen = {run: when.isoformat() for when, run in newest_first}
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": CURSOR_VERSION,
-            "after": None if self.after is None else self.after.isoformat(),
-            "seen": dict(self.seen),
-        }
-
-    @classmethod
-    def from_json(cls, value: Any) -> RunCursor:
-        """Parse a stored cursor; raises ``ValueError`` when it has another shape."""
-        if not isinstance(value, dict) or value.get("version") != CURSOR_VERSION:
-            raise ValueError(f"not a version-{CURSOR_VERSION} cursor: {value!r}")
-        after, seen = value.get("after"), value.get("seen")
-        if not (after is None or isinstance(after, str)) or not isinstance(seen, dict):
-            raise ValueError(f"malformed cursor: {value!r}")
-        parsed = {str(run): datetime.fromisoformat(str(when)) for run, when in seen.items()}
-        return cls(
-            None if after is None else datetime.fromisoformat(after),
-            {run: when.isoformat() for run, when in parsed.items()},
-        )
 
 
 class TriggerRunEventTrigger(BaseEventTrigger):

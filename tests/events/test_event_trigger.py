@@ -11,12 +11,8 @@ from airflow.models.trigger import Trigger
 from airflow.sdk import Asset, AssetWatcher
 from airflow.triggers.base import BaseEventTrigger
 
-from airflow_provider_trigger.triggers.events import (
-    MAX_SEEN_RUN_IDS,
-    RunCursor,
-    TriggerRunEventTrigger,
-    small_output,
-)
+from airflow_provider_trigger.triggers.cursor import MAX_SEEN_RUN_IDS, RunCursor
+from airflow_provider_trigger.triggers.events import TriggerRunEventTrigger, small_output
 from tests.airflow_compat import import_string
 
 
