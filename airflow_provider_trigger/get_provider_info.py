@@ -11,6 +11,11 @@ from typing import Any
 
 from airflow_provider_trigger import __version__
 
+MIN_AIRFLOW_VERSION = "3.0"
+"""The oldest Airflow this provider supports (``pyproject.toml`` requires it, the README states it)."""
+TESTED_AIRFLOW_VERSIONS = ("3.0.6", "3.1.8", "3.2.2", "3.3.2")
+"""One release per supported minor, each run by CI (3.3: ``uv.lock``; older: ``ci/constraints/``)."""
+
 INTEGRATION = "Trigger.dev"
 CONNECTION_TYPE = "trigger"
 HOOK_CLASS_NAME = "airflow_provider_trigger.hooks.trigger.TriggerHook"
@@ -38,7 +43,19 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "environment": _field(
         "Environment",
         "Environment for personal-access-token calls (default dev). A secret key fixes its own.",
-        {"type": ["string", "null"], "enum": ["dev", "staging", "prod", "preview", None]},
+        {
+            "type": ["string", "null"],
+            "enum": ["dev", "staging", "prod", "preview", None],
+            # Airflow's form labels each option String(value): without this the unset value reads
+            # "null" (airflow/ui FieldDropdown: values_display[String(value)] ?? String(value)).
+            "values_display": {
+                "dev": "dev",
+                "staging": "staging",
+                "prod": "prod",
+                "preview": "preview",
+                "null": "Not set (dev for a personal access token; a secret key sets its own)",
+            },
+        },
     ),
     "preview_branch": _field(
         "Preview branch",
@@ -93,7 +110,10 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-trigger",
         "name": "Trigger.dev",
-        "description": "Trigger Trigger.dev tasks, wait on runs and manage env vars and schedules.",
+        "description": (
+            "Trigger Trigger.dev tasks, wait on runs and manage env vars and schedules. "
+            f"Apache Airflow {MIN_AIRFLOW_VERSION} to {TESTED_AIRFLOW_VERSIONS[-1][:3]}."
+        ),
         "versions": [__version__],
         "integrations": [
             {
@@ -123,11 +143,18 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_trigger.operators.runs",
                     "airflow_provider_trigger.operators.envvars",
                     "airflow_provider_trigger.operators.schedules",
+                    "airflow_provider_trigger.operators.waitpoints",
                 ],
             }
         ],
         "sensors": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_trigger.sensors.runs"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_trigger.sensors.runs",
+                    "airflow_provider_trigger.sensors.waitpoints",
+                ],
+            }
         ],
         "triggers": [
             {
@@ -135,7 +162,14 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_trigger.triggers.runs",
                     "airflow_provider_trigger.triggers.events",
+                    "airflow_provider_trigger.triggers.waitpoints",
                 ],
+            }
+        ],
+        "task-decorators": [
+            {
+                "name": "trigger_dev",
+                "class-name": "airflow_provider_trigger.decorators.trigger_dev.trigger_dev_task",
             }
         ],
         "extra-links": ["airflow_provider_trigger.operators.links.TriggerRunLink"],

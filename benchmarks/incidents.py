@@ -43,6 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from perf import Emulator, revive, subprocess_server  # noqa: E402
 
 from airflow_provider_trigger.client import TriggerClient  # noqa: E402
+from airflow_provider_trigger.hooks import close_async_clients  # noqa: E402
+from airflow_provider_trigger.sensors.runs import TriggerRunSensor  # noqa: E402
+from airflow_provider_trigger.triggers.engine.statuses import RunSet, RunWatch  # noqa: E402
+from airflow_provider_trigger.triggers.engine.worker import wait_in_worker  # noqa: E402
+from airflow_provider_trigger.triggers.runs import TriggerRunTrigger  # noqa: E402
 
 _EMULATOR = (
     "import json, threading\n"
@@ -88,9 +93,6 @@ def start_runs(emu: Emulator, n: int, finish_within: tuple[float, float]) -> lis
 
 
 async def deferred_waits(run_ids: list[str], poll: float, record: dict[str, float]) -> dict[str, int]:
-    from airflow_provider_trigger.hooks import close_async_clients
-    from airflow_provider_trigger.triggers.runs import TriggerRunTrigger
-
     async def one(run_id: str) -> str:
         trigger = revive(*TriggerRunTrigger(run_id, poll_interval=poll, wait_mode="poll").serialize())
         async for event in trigger.run():
@@ -107,9 +109,6 @@ async def deferred_waits(run_ids: list[str], poll: float, record: dict[str, floa
 
 
 def worker_wait(emu: Emulator, run_id: str, poll: float, out: dict[str, Any]) -> None:
-    from airflow_provider_trigger.triggers.engine.statuses import RunSet, RunWatch
-    from airflow_provider_trigger.triggers.engine.worker import wait_in_worker
-
     class Log:
         def info(self, *a: Any) -> None: ...
         def warning(self, msg: str, *a: Any) -> None:
@@ -130,8 +129,6 @@ def worker_wait(emu: Emulator, run_id: str, poll: float, out: dict[str, Any]) ->
 
 def sensor_wait(run_id: str, mode: str, poll: float, out: dict[str, Any]) -> None:
     from airflow.providers.common.compat.sdk import PokeReturnValue
-
-    from airflow_provider_trigger.sensors.runs import TriggerRunSensor
 
     sensor = TriggerRunSensor(
         task_id=f"sensor_{mode}", run_id=run_id, mode=mode, wait_mode="poll", poke_interval=poll, timeout=600
@@ -202,6 +199,11 @@ def main() -> None:
         log = emu.requests("/api/v3/runs/")
         during = [r for r in log if incident["start"] <= r["time"] <= incident["end"]]
 
+    per_second: dict[int, int] = {}
+    for r in during:
+        second = int(r["time"] - incident["start"])
+        per_second[second] = per_second.get(second, 0) + 1
+    timeline = " ".join(str(per_second.get(i, 0)) for i in range(int(span) + 1))
     end = incident["end"]
     lag = sorted(max(0.0, t - end) for t in record.values())
     rows = [
@@ -227,6 +229,7 @@ def main() -> None:
     width = max(len(r[0]) for r in rows)
     for name, value, goal in rows:
         print(f"  {name:<{width}}  {value:<40} {goal}")
+    print(f"\nRun reads per second of the incident: {timeline}")
     print(f"\nWaiting code, lines (whole files), before the engine ({BEFORE}): {sum(before.values())}")
     for name, count in before.items():
         print(f"  {name}: {count}")

@@ -96,7 +96,7 @@ def start_try(
         state=DagRunState.RUNNING,
         consumed_asset_events=[],
         clear_number=0,
-        partition_key=None,
+        **({"partition_key": None} if "partition_key" in DagRun.model_fields else {}),  # Airflow 3.2+
     )
     ti = RecordingTaskInstance.model_construct(
         id=uuid.uuid4(),

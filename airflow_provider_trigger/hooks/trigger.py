@@ -29,13 +29,16 @@ from airflow_provider_trigger.hooks._connection import (
     parse_connection,
     run_path,
 )
+from airflow_provider_trigger.hooks._form import connection_form_widgets
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
 
     from airflow_provider_trigger.client._executor import Sync
+    from airflow_provider_trigger.client.resources.batches import Batches
+    from airflow_provider_trigger.client.resources.deployments import Deployments
     from airflow_provider_trigger.client.resources.envvars import EnvVars
-    from airflow_provider_trigger.client.resources.misc import Batches, Deployments, IdempotencyKeys
+    from airflow_provider_trigger.client.resources.idempotency_keys import IdempotencyKeys
     from airflow_provider_trigger.client.resources.queues import Queues
     from airflow_provider_trigger.client.resources.runs import Runs
     from airflow_provider_trigger.client.resources.schedules import Schedules
@@ -90,6 +93,11 @@ class TriggerHook(BaseHook):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(trigger_conn_id={self.trigger_conn_id!r})"
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The connection form's extra fields for Airflow 3.0/3.1, which do not read ``conn-fields``."""
+        return connection_form_widgets()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:

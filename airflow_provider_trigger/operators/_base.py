@@ -7,13 +7,15 @@ import json
 import time
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import AirflowException, Asset, BaseOperator
 
+from airflow_provider_trigger._compat import warn_no_trigger_on_kill
 from airflow_provider_trigger.hooks import TriggerHook
 from airflow_provider_trigger.triggers.engine.incidents import READ_REQUEST
 from airflow_provider_trigger.triggers.engine.lifecycle import cancel_if_stopped, clear_generation
+from airflow_provider_trigger.triggers.engine.logs import LogSettings, RunLogPrinter
 from airflow_provider_trigger.triggers.engine.realtime import check_wait_mode
 from airflow_provider_trigger.triggers.engine.result import SUCCESS, WaitResult
 from airflow_provider_trigger.triggers.engine.statuses import RunSet, RunWatch
@@ -22,6 +24,7 @@ from airflow_provider_trigger.triggers.runs import TriggerBatchTrigger, TriggerR
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+    from airflow.triggers.base import BaseTrigger
 
 DEFER_GRACE = 60.0
 """Airflow's own deferral timeout trails the wait's deadline by this much: the trigger reports the
@@ -43,7 +46,12 @@ class TriggerBaseOperator(BaseOperator):
 
 class RunWaitingOperator(TriggerBaseOperator):
     """Shared by every operator that may wait for runs (task, batch, replay): the wait settings,
-    checked at DAG parse time, and the wait itself through the engine (worker or deferred)."""
+    checked at DAG parse time, and the wait itself through the engine (worker or deferred).
+
+    The runs' own log lines go to the task log when the wait ends: a run that failed, up to
+    ``log_lines_on_failure`` lines with its error and stack trace; a single run that succeeded, its
+    last ``log_lines_on_success`` (0 turns either off). ``stream_logs=True`` prints them while waiting
+    in the worker too (one extra request per poll), each line once."""
 
     def __init__(
         self,
@@ -54,10 +62,14 @@ class RunWaitingOperator(TriggerBaseOperator):
         deferrable: bool,
         cancel_on_kill: bool,
         wait_mode: str,
+        stream_logs: bool = False,
+        log_lines_on_success: int = 20,
+        log_lines_on_failure: int = 500,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.wait_mode = check_wait_mode(wait_mode)
+        self.run_logs = LogSettings(stream_logs, log_lines_on_success, log_lines_on_failure)
         self.feed_tag: str | None = None
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
@@ -91,7 +103,7 @@ class RunWaitingOperator(TriggerBaseOperator):
             except Exception as exc:
                 self.log.info("Deferring without a first look at %s: %s", what, exc)
             if runs.done:
-                return WaitResult.finished(runs, batch_id)
+                return self._with_logs(WaitResult.finished(runs, batch_id))
             common: dict[str, Any] = {
                 "trigger_conn_id": self.trigger_conn_id,
                 "poll_interval": self.poll_interval,
@@ -110,7 +122,8 @@ class RunWaitingOperator(TriggerBaseOperator):
                 method_name="execute_complete",
                 timeout=None if self.timeout is None else timedelta(seconds=self.timeout + DEFER_GRACE),
             )
-        return wait_in_worker(
+        printer = self._log_printer()
+        result = wait_in_worker(
             self.hook.client,
             runs,
             poll_interval=self.poll_interval,
@@ -119,7 +132,17 @@ class RunWaitingOperator(TriggerBaseOperator):
             log=self.log,
             what=what,
             batch_id=batch_id,
+            on_poll=printer.poll if self.run_logs.stream else None,
         )
+        return self._with_logs(result, printer)
+
+    def _log_printer(self) -> RunLogPrinter:
+        return RunLogPrinter(self.hook.runs.logs, self.log, self.run_logs, url=self.hook.run_url)
+
+    def _with_logs(self, result: WaitResult, printer: RunLogPrinter | None = None) -> WaitResult:
+        """Print the runs' log lines the wait has not printed (see ``triggers/engine/logs.py``)."""
+        (printer or self._log_printer()).finish(result)
+        return result
 
     def resumed(self, context: Context, event: Any) -> WaitResult:
         """The result a trigger's event carries, with the snapshots it leaves out fetched once."""
@@ -135,7 +158,7 @@ class RunWaitingOperator(TriggerBaseOperator):
                     result.runs[run_id] = self.hook.runs.retrieve(run_id)
                 except Exception as exc:
                     self.log.warning("Could not read failed run %s: %s", run_id, exc)
-        return result
+        return self._with_logs(result)
 
     def watching(self, context: Context, run_ids: list[str]) -> None:
         """From now on ``on_kill`` may cancel these runs (if a person stops the task)."""
@@ -151,6 +174,18 @@ class RunWaitingOperator(TriggerBaseOperator):
     def wait_over(self) -> None:
         """Nothing is waited for any more: ``on_kill`` has nothing to cancel."""
         self._waiting = []
+
+    def defer(
+        self,
+        *,
+        trigger: BaseTrigger,
+        method_name: str,
+        kwargs: dict[str, Any] | None = None,
+        timeout: timedelta | float | None = None,
+    ) -> NoReturn:
+        if self.cancel_on_kill:  # below Airflow 3.3 a kill while deferred cannot reach the trigger
+            warn_no_trigger_on_kill(self.log, "the run")
+        super().defer(trigger=trigger, method_name=method_name, kwargs=kwargs, timeout=timeout)
 
 
 class TaskRunsOperator(RunWaitingOperator):

@@ -10,8 +10,11 @@ from airflow_provider_trigger.client import TriggerClient
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
 from airflow_provider_trigger.hooks import close_async_clients
 from airflow_provider_trigger.triggers import TriggerBatchTrigger, TriggerRunTrigger
+from tests.airflow_compat import needs_airflow_3_3
 from tests.events.conftest import Triggerer, wait_until
 from tests.task_states import task_state
+
+pytestmark = needs_airflow_3_3("Trigger on_kill (canceling the run when a deferred task is killed)")
 
 
 @pytest.fixture

@@ -8,13 +8,15 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
 from airflow_provider_trigger.exceptions import TriggerWaitTimeoutError
 from airflow_provider_trigger.operators import TriggerTaskOperator
 from airflow_provider_trigger.operators._base import DEFAULT_IDEMPOTENCY_KEY
+from tests.airflow_compat import TaskDeferred, needs_airflow_3_3
 from tests.task_runtime import connection_env, start_try
+
+pytestmark = needs_airflow_3_3("Durable tasks (ResumableJobMixin, the task state store)")
 
 KEY = TriggerTaskOperator.external_id_key
 
@@ -146,9 +148,10 @@ def test_dag_retry_resumes_through_airflows_task_state_store(
     dags_folder: Path, airflow_db: Path, monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer
 ) -> None:
     """``dag.test()``: a real task instance, Airflow's state store in the DB, a real retry."""
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.models.task_state_store import TaskStateStoreModel  # type: ignore[attr-defined]
     from airflow.utils.session import create_session
+
+    from tests.airflow_compat import DagBag
 
     monkeypatch.setenv("AIRFLOW_CONN_TRIGGER_DEFAULT", connection_env(emulator))
     emulator.state.set_task(TaskBehaviour("ingest", duration=1.0, output={"rows": 9}))

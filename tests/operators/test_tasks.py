@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import AirflowException, TaskDeferred
 
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
 from airflow_provider_trigger.exceptions import (
@@ -19,6 +18,7 @@ from airflow_provider_trigger.exceptions import (
 )
 from airflow_provider_trigger.operators.tasks import TriggerTaskOperator
 from airflow_provider_trigger.triggers.runs import TriggerRunTrigger
+from tests.airflow_compat import AirflowException, TaskDeferred
 from tests.task_runtime import DAG_RUN_ID, connection_env, start_try
 from tests.task_states import task_state
 

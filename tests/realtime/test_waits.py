@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk._shared.module_loading import import_string
-from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
 from airflow_provider_trigger.client import TriggerClient
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
@@ -20,6 +18,7 @@ from airflow_provider_trigger.sensors.runs import TriggerRunSensor
 from airflow_provider_trigger.triggers.engine.realtime import FEED_TAG
 from airflow_provider_trigger.triggers.engine.statuses import RunSet, RunWatch
 from airflow_provider_trigger.triggers.engine.worker import WorkerWait
+from tests.airflow_compat import AirflowFailException, TaskDeferred, import_string
 from tests.task_runtime import start_try
 
 from .conftest import poll_requests, realtime_requests

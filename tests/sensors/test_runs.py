@@ -8,13 +8,6 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import (
-    AirflowFailException,
-    AirflowRescheduleException,
-    AirflowSensorTimeout,
-    AirflowSkipException,
-    TaskDeferred,
-)
 
 from airflow_provider_trigger.client import TriggerClient
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
@@ -23,6 +16,13 @@ from airflow_provider_trigger.hooks import close_async_clients
 from airflow_provider_trigger.sensors.runs import TriggerRunSensor
 from airflow_provider_trigger.triggers.engine import incidents
 from airflow_provider_trigger.triggers.runs import TriggerRunTrigger
+from tests.airflow_compat import (
+    AirflowFailException,
+    AirflowRescheduleException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    TaskDeferred,
+)
 from tests.task_runtime import connection_env, start_try
 
 

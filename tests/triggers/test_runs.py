@@ -8,14 +8,13 @@ import time
 from typing import Any
 
 import pytest
-from airflow.sdk._shared.module_loading import import_string
-from airflow.sdk.serde import deserialize, serialize
 
 from airflow_provider_trigger.client import TriggerClient
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
 from airflow_provider_trigger.hooks import close_async_clients
 from airflow_provider_trigger.triggers.engine import incidents
 from airflow_provider_trigger.triggers.runs import TriggerBatchTrigger, TriggerRunTrigger
+from tests.airflow_compat import deserialize, import_string, serialize
 from tests.task_runtime import connection_env
 from tests.task_states import TaskInstanceRef, task_state
 
