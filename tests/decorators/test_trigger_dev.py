@@ -11,7 +11,7 @@ from airflow.sdk import DAG, Asset, task
 from airflow_provider_trigger.decorators.trigger_dev import _TriggerDevDecoratedOperator, trigger_dev_task
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
 from airflow_provider_trigger.operators import TriggerTaskOperator
-from airflow_provider_trigger.triggers.engine.realtime import dag_run_tag
+from airflow_provider_trigger.triggers.engine.realtime import FEED_TAG
 from tests.operators.test_tasks_dag import run_example, xcom  # noqa: F401  (fixture)
 from tests.task_runtime import connection_env, start_try
 
@@ -41,8 +41,8 @@ def test_example_dag_plain_arguments_xcomargs_mapping_and_deferral(
         runs[run.task].append(run)
     keys = sorted(run.idempotency_key_user or "" for run in runs["resize"])
     assert keys == [f"airflow/example_trigger_decorator/resize/{dag_run.run_id}/{i}" for i in (0, 1)]
-    # Deferral: deferred realtime waits tag their runs with the DAG run (the triggerer's feed key).
-    tag = dag_run_tag("example_trigger_decorator", dag_run.run_id)
+    # Deferral: deferred realtime waits tag their runs for the triggerer's shared feed.
+    tag = FEED_TAG
     assert all(tag in run.tags for run in runs["resize"])
     assert not any(tag in run.tags for run in runs["hello-world"])  # those waited in the worker
     # The operator's XComs and extra link, as TriggerTaskOperator pushes them.
