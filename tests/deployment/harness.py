@@ -26,7 +26,9 @@ from ._processes import Component, ComponentFailed, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = sorted((REPO / "tests" / "system").glob("example_*.py"))
+CHAOS_DAGS = [Path(__file__).with_name("dags") / "chaos_dags.py"]
 SECRET_KEY = "tr_dev_EmulatorDevSecretKey0001"
+PROJECT_REF = "proj_emulatorlocalproject"
 FINISHED = {"success", "failed"}
 #: Triggerer heartbeats, and how stale one may get before the scheduler reassigns its triggers.
 HEARTBEAT = 2.0
@@ -47,7 +49,7 @@ def _base_env() -> dict[str, str]:
 class Deployment:
     """The processes of one deployment and the clients that drive it."""
 
-    def __init__(self, home: Path, *, triggerers: int = 2, dags: Iterable[Path] = EXAMPLE_DAGS) -> None:
+    def __init__(self, home: Path, *, triggerers: int = 2, dags: Iterable[Path] = (*EXAMPLE_DAGS, *CHAOS_DAGS)) -> None:
         self.home = home
         self.logs = home / "component-logs"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -64,6 +66,7 @@ class Deployment:
         self.env = _base_env()
         self.postgres: Postgres | None = None
         self._api: httpx.Client | None = None
+        self.triggerer_jobs: dict[str, int] = {}
 
     # -- start and stop ---------------------------------------------------------------------------
     @classmethod
@@ -85,7 +88,7 @@ class Deployment:
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "16",
+            "AIRFLOW__CORE__PARALLELISM": "6",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
@@ -105,7 +108,8 @@ class Deployment:
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(HEALTH_THRESHOLD),
             "AIRFLOW__TRIGGERER__RUNNER_HEALTH_CHECK_THRESHOLD": str(HEALTH_THRESHOLD),
             "AIRFLOW_CONN_TRIGGER_DEFAULT": (
-                f'{{"conn_type": "trigger", "host": "{self.emulator_url}", "password": "{SECRET_KEY}"}}'
+                f'{{"conn_type": "trigger", "host": "{self.emulator_url}", "password": "{SECRET_KEY}",'
+                f' "extra": {{"project_ref": "{PROJECT_REF}"}}}}'
             ),
             "PYTHONUNBUFFERED": "1",
         }
@@ -165,13 +169,18 @@ class Deployment:
         self.components["scheduler"].wait_until(self._scheduler_healthy, "heartbeating", 120)
 
     def start_triggerer(self, n: int) -> Component:
+        """Start (or restart) ``triggerer-n``; returns once it has registered its triggerer job."""
         name = f"triggerer-{n}"
         old = self.components.get(name)
         if old is not None:
             old.stop()
-        return self._airflow(
+        known = self._triggerer_jobs()
+        component = self._airflow(
             name, "triggerer", extra_env={"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())}
         )
+        component.wait_until(lambda: bool(self._triggerer_jobs() - known), "registered as a triggerer job", 120)
+        self.triggerer_jobs[name] = max(self._triggerer_jobs() - known)
+        return component
 
     def _scheduler_healthy(self) -> bool:
         return self.health()["scheduler"]["status"] == "healthy"
@@ -263,9 +272,48 @@ class Deployment:
         content = body.get("content", [])
         return "\n".join(c.get("event", "") if isinstance(c, dict) else str(c) for c in content)
 
-    def set_task_state(self, run: DagRun, task_id: str, state: str) -> None:
+    def set_task_state(self, run: DagRun, task_id: str, state: str, map_index: int = -1) -> None:
+        """What a user does in the UI: mark a task instance ``state`` (e.g. failed)."""
         path = f"/dags/{run.dag_id}/dagRuns/{run.run_id}/taskInstances/{task_id}"
+        if map_index >= 0:
+            path += f"/{map_index}"
         self._json(self.api.patch(path, json={"new_state": state}))
+
+    def xcom(self, run: DagRun, task_id: str, key: str = "return_value") -> Any:
+        path = f"/dags/{run.dag_id}/dagRuns/{run.run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        return self._json(self.api.get(path, params={"deserialize": True}))["value"]
+
+    # -- assets and their watchers -------------------------------------------------------------------
+    def asset_id(self, name: str) -> int:
+        assets = self._json(self.api.get("/assets", params={"name_pattern": name}))["assets"]
+        return int(next(a["id"] for a in assets if a["name"] == name))
+
+    def asset_event_run_ids(self, asset_id: int) -> list[str]:
+        """The Trigger.dev run id of every asset event of the asset (one entry per event)."""
+        params = {"asset_id": asset_id, "limit": 1000}
+        events = self._json(self.api.get("/assets/events", params=params))["asset_events"]
+        return [str((e.get("extra") or {}).get("payload", {}).get("run_id")) for e in events]
+
+    def watcher_triggerer(self, asset_id: int) -> str | None:
+        """The triggerer component running the asset's watcher trigger, if one holds it."""
+        assert self.postgres is not None
+        sql = (
+            "select t.triggerer_id from trigger t join asset_watcher w on w.trigger_id = t.id"
+            f" where w.asset_id = {int(asset_id)}"
+        )
+        jobs = [int(j) for j in self.postgres.psql(sql, "airflow").split() if j]
+        return self.triggerer_of(jobs[0]) if jobs else None
+
+    def wait_until_watching(self, asset_id: int, timeout: float = 180) -> str:
+        """Until a triggerer runs the asset's watcher and it has logged that it is watching."""
+        deadline = time.monotonic() + timeout
+        while True:
+            name = self.watcher_triggerer(asset_id)
+            if name is not None and "Watching Trigger.dev runs" in self.component_log(name):
+                return name
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no triggerer is running the watcher of asset {asset_id}")
+            time.sleep(1)
 
     def wait_task_state(self, run: DagRun, task_id: str, states: set[str], timeout: float = 180) -> str:
         deadline = time.monotonic() + timeout
@@ -289,9 +337,49 @@ class Deployment:
     def emulator_requests(self) -> list[dict[str, Any]]:
         return list(self.emulator("GET", "requests"))
 
+    def start_runs(self, task: str, count: int) -> list[str]:
+        """Trigger ``count`` runs of ``task`` on the emulator directly (not through Airflow)."""
+        headers = {"Authorization": f"Bearer {SECRET_KEY}"}
+        url = f"{self.emulator_url}/api/v1/tasks/{task}/trigger"
+        return [
+            self._json(httpx.post(url, json={"payload": {"n": n}}, headers=headers, timeout=30))["id"]
+            for n in range(count)
+        ]
+
     # -- chaos ---------------------------------------------------------------------------------------
-    def triggerers(self) -> list[Component]:
-        return [c for name, c in self.components.items() if name.startswith("triggerer-") and c.alive()]
+    def triggerer_names(self) -> list[str]:
+        return [f"triggerer-{n}" for n in range(1, self.triggerer_count + 1)]
+
+    def restore(self) -> None:
+        """Back to a healthy deployment: every triggerer running (none stopped), no emulator faults."""
+        import signal
+
+        for n, name in enumerate(self.triggerer_names(), start=1):
+            component = self.components.get(name)
+            if component is None or not component.alive():
+                self.start_triggerer(n)
+            else:
+                component.signal(signal.SIGCONT)
+        self.emulator("DELETE", "faults")
+
+    def triggers_by_triggerer(self) -> dict[int | None, int]:
+        """Trigger rows per triggerer job id (``None``: not assigned), read from Postgres."""
+        assert self.postgres is not None
+        rows = self.postgres.psql("select triggerer_id, count(*) from trigger group by 1", "airflow")
+        counts: dict[int | None, int] = {}
+        for line in rows.splitlines():
+            job, count = line.split("|")
+            counts[int(job) if job else None] = int(count)
+        return counts
+
+    def _triggerer_jobs(self) -> set[int]:
+        assert self.postgres is not None
+        rows = self.postgres.psql("select id from job where job_type = 'TriggererJob'", "airflow")
+        return {int(line) for line in rows.split()}
+
+    def triggerer_of(self, job_id: int | None) -> str | None:
+        """The component name of the triggerer holding job ``job_id``."""
+        return next((name for name, job in self.triggerer_jobs.items() if job == job_id), None)
 
     def component_log(self, name: str) -> str:
         return self.components[name].log_text()
