@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.deployment import scenarios  # noqa: E402
-from tests.deployment.conftest import DAG_IDS  # noqa: E402
-from tests.deployment.harness import Deployment  # noqa: E402
+from tests.deployment import scenarios
+from tests.deployment.conftest import DAG_IDS
+from tests.deployment.harness import Deployment
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         7: lambda dep: scenarios.emulator_outage(dep, waits=args.waits, outage=args.outage),
     }
     home = Path(tempfile.mkdtemp(prefix="airflow-deployment-bench-"))
-    print(f"| scenario | tasks | successes | duplicate runs | cancelled runs | lost events | wall time |")
+    print("| scenario | tasks | successes | duplicate runs | cancelled runs | lost events | wall time |")
     print("|---|---|---|---|---|---|---|", flush=True)
     with Deployment.start(home) as dep:
         dep.wait_for_dags(DAG_IDS)

@@ -39,7 +39,9 @@ def _open_path_to(path: Path, owner: dict[str, object]) -> None:
     for root, dirs, files in os.walk(_bin_dir().parent):
         for name in dirs + files:
             entry = Path(root, name)
-            entry.chmod(entry.stat().st_mode | (0o055 if entry.is_dir() or os.access(entry, os.X_OK) else 0o044))
+            entry.chmod(
+                entry.stat().st_mode | (0o055 if entry.is_dir() or os.access(entry, os.X_OK) else 0o044)
+            )
     shutil.chown(path, user=_SYSTEM_USER, group=_SYSTEM_USER)
 
 
@@ -53,7 +55,16 @@ class Postgres(Component):
         owner = _as_user()
         _open_path_to(self.data, owner)
         initdb = subprocess.run(
-            [str(_bin_dir() / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "utf8"],
+            [
+                str(_bin_dir() / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "utf8",
+            ],
             capture_output=True,
             text=True,
             env=env,
@@ -90,8 +101,10 @@ class Postgres(Component):
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         done = subprocess.run(
-            [str(_bin_dir() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
-            + ["-d", database, "-v", "ON_ERROR_STOP=1", "-tA", "-c", sql],
+            [
+                *(str(_bin_dir() / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"),
+                *("-d", database, "-v", "ON_ERROR_STOP=1", "-tA", "-c", sql),
+            ],
             capture_output=True,
             text=True,
             check=True,

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import IO
 
@@ -84,7 +85,7 @@ class Component:
             try:
                 if ready():
                     return
-            except Exception:  # noqa: S110 - not ready yet (connection refused, 503, ...)
+            except Exception:
                 pass
             if time.monotonic() > deadline:
                 raise ComponentFailed(self.name, f"was not {what} after {timeout:.0f} s", self.log)
@@ -95,20 +96,14 @@ class Component:
         if self.proc is None:
             return
         if self.alive():
-            try:
+            with suppress(ProcessLookupError):
                 os.killpg(self.pid, signal.SIGCONT)
                 os.killpg(self.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
+            with suppress(subprocess.TimeoutExpired):
                 self.proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                pass
         # The leader may be gone while children of its group live on: kill what is left of the group.
-        try:
+        with suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         if self.proc.poll() is None:
             self.proc.wait(5)
         if self._log_file is not None:

@@ -49,7 +49,14 @@ def _base_env() -> dict[str, str]:
 class Deployment:
     """The processes of one deployment and the clients that drive it."""
 
-    def __init__(self, home: Path, *, triggerers: int = 2, dags: Iterable[Path] = (*EXAMPLE_DAGS, *CHAOS_DAGS)) -> None:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        triggerers: int = 2,
+        dags: Iterable[Path] = (*EXAMPLE_DAGS, *CHAOS_DAGS),
+        triggerer_env: dict[str, str] | None = None,
+    ) -> None:
         self.home = home
         self.logs = home / "component-logs"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -67,6 +74,7 @@ class Deployment:
         self.postgres: Postgres | None = None
         self._api: httpx.Client | None = None
         self.triggerer_jobs: dict[str, int] = {}
+        self.triggerer_env = dict(triggerer_env or {})
 
     # -- start and stop ---------------------------------------------------------------------------
     @classmethod
@@ -137,8 +145,10 @@ class Deployment:
         self.postgres.start()
         emulator = Component(
             "emulator",
-            [sys.executable, "-m", "airflow_provider_trigger.emulator", "--port", str(self.emulator_port)]
-            + ["--duration", "2", "--queue-time", "0.2"],
+            [
+                *(sys.executable, "-m", "airflow_provider_trigger.emulator"),
+                *("--port", str(self.emulator_port), "--duration", "2", "--queue-time", "0.2"),
+            ],
             env=self.env,
             log=self.logs / "emulator.log",
         ).start()
@@ -176,9 +186,13 @@ class Deployment:
             old.stop()
         known = self._triggerer_jobs()
         component = self._airflow(
-            name, "triggerer", extra_env={"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())}
+            name,
+            "triggerer",
+            extra_env={"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()), **self.triggerer_env},
         )
-        component.wait_until(lambda: bool(self._triggerer_jobs() - known), "registered as a triggerer job", 120)
+        component.wait_until(
+            lambda: bool(self._triggerer_jobs() - known), "registered as a triggerer job", 120
+        )
         self.triggerer_jobs[name] = max(self._triggerer_jobs() - known)
         return component
 
@@ -202,7 +216,9 @@ class Deployment:
 
     def _json(self, response: httpx.Response) -> Any:
         if not response.is_success:
-            raise AssertionError(f"{response.request.method} {response.url}: {response.status_code} {response.text}")
+            raise AssertionError(
+                f"{response.request.method} {response.url}: {response.status_code} {response.text}"
+            )
         return response.json()
 
     def health(self) -> dict[str, Any]:
@@ -220,7 +236,11 @@ class Deployment:
             if wanted <= found:
                 return
             if time.monotonic() > deadline:
-                raise ComponentFailed("dag-processor", f"had not parsed {sorted(wanted - found)}", self.logs / "dag-processor.log")
+                raise ComponentFailed(
+                    "dag-processor",
+                    f"had not parsed {sorted(wanted - found)}",
+                    self.logs / "dag-processor.log",
+                )
             time.sleep(1)
 
     def unpause(self, dag_id: str, paused: bool = False) -> None:

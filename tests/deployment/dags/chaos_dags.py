@@ -42,9 +42,7 @@ def chaos_worker_wait() -> None:
 watched = Asset(
     "chaos_watched",
     watchers=[
-        AssetWatcher(
-            "chaos_watcher", TriggerRunEventTrigger(task_identifier="chaos-event", poll_interval=1)
-        )
+        AssetWatcher("chaos_watcher", TriggerRunEventTrigger(task_identifier="chaos-event", poll_interval=1))
     ],
 )
 
