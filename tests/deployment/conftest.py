@@ -1,8 +1,9 @@
 """One real deployment for the whole deployment suite (starting one takes about a minute).
 
-Every test here is marked ``deployment``: the normal run (``scripts/test``) deselects them and
-``scripts/deployment`` runs them. Each test gets the deployment back with both triggerers running,
-no emulator faults and the DAGs it needs parsed.
+Every test of ``test_chaos.py`` is marked ``deployment``: the normal run (``scripts/test``) deselects
+them and ``scripts/deployment`` runs them (``test_harness.py`` is fast and runs in the normal suite).
+Each chaos test gets the deployment back with both triggerers running, no emulator faults and the DAGs
+it needs parsed.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ DAG_IDS = [
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
+    chaos = Path(__file__).with_name("test_chaos.py")
     for item in items:
-        if here in Path(str(item.fspath)).parents:
+        if Path(str(item.fspath)) == chaos:
             item.add_marker(pytest.mark.deployment)
             item.add_marker(pytest.mark.timeout(900))
 
