@@ -7,7 +7,9 @@ whose Trigger.dev runs last long enough to be waited on, and reports:
 - Airflow's "Triggerer's async thread was blocked for …" warnings in the triggerer's log (from the
   moment the watcher runs; the first trigger start, which imports the provider, counted separately);
 - start-to-first-answer latency of each wait: from Airflow's "trigger … starting" line to the wait's
-  first "Trigger.dev run … is <STATUS>" line, both in the trigger's own log (p50, p99, max);
+  first "Trigger.dev run … is <STATUS>" line, both in the trigger's own log (p50, p99, max), once
+  while the waits start one by one (as their tasks defer) and once when the triggerer is killed and a
+  new one adopts every wait at once (failover: the burst that delayed starts by seconds);
 - memory per wait: the triggerer's resident memory (its process group) with the waits running minus
   before them, divided by the number of waits.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import statistics
 import sys
 import tempfile
@@ -53,10 +56,11 @@ def _events(path: Path) -> list[tuple[datetime, str]]:
     return out
 
 
-def start_latencies(logs: Path, dag_id: str) -> list[float]:
-    """Seconds from each trigger's start to its first answer, from the trigger log files."""
+def start_latencies(logs: Path, dag_id: str, job_id: int) -> list[float]:
+    """Seconds from each trigger's start to its first answer in triggerer job ``job_id``, from the
+    trigger log files (``attempt=1.log.trigger.<job id>.log``)."""
     latencies = []
-    for path in logs.glob(f"dag_id={dag_id}/**/*.trigger.*.log"):
+    for path in logs.glob(f"dag_id={dag_id}/**/*.trigger.{job_id}.log"):
         events = _events(path)
         start = next((t for t, e in events if e.startswith("trigger ") and e.endswith("starting")), None)
         first = next((t for t, e in events if e.startswith("Trigger.dev run ") and " is " in e), None)
@@ -68,6 +72,19 @@ def start_latencies(logs: Path, dag_id: str) -> list[float]:
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def _longest(values: list[float]) -> str:
+    return f" (longest {max(values):.2f} s)" if values else ""
+
+
+def _pcts(values: list[float]) -> str:
+    if not values:
+        return "no data |"
+    return (
+        f"{len(values)} waits | p50 {pct(values, 0.5):.2f} s, p99 {pct(values, 0.99):.2f} s, "
+        f"max {max(values):.2f} s, mean {statistics.fmean(values):.2f} s"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,24 +120,35 @@ def main(argv: list[str] | None = None) -> int:
         rss_after = group_rss(triggerer.pid)
         blocked = [float(s) for s in BLOCKED.findall(triggerer.log_text())]
         during = blocked[warnings_before:]
-        latencies = start_latencies(dep.home / "logs", "chaos_deferred")
-        print(f"| waits | {args.waits} (deferred after {all_deferred:.0f} s) |")
+        gradual = start_latencies(dep.home / "logs", "chaos_deferred", dep.triggerer_jobs["triggerer-1"])
+        # failover: the triggerer dies and a new one adopts every wait at once
+        triggerer.signal(signal.SIGKILL)
+        replacement = dep.start_triggerer(1)
+        job = dep.triggerer_jobs["triggerer-1"]
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            burst = start_latencies(dep.home / "logs", "chaos_deferred", job)
+            if len(burst) >= args.waits:
+                break
+            time.sleep(5)
+        time.sleep(args.hold)
+        burst = start_latencies(dep.home / "logs", "chaos_deferred", job)
+        adopted_blocked = [float(s) for s in BLOCKED.findall(replacement.log_text())]
+        print(f"| waits | {args.waits} (all deferred after {all_deferred:.0f} s) |")
         print("|---|---|")
+        print(f"| blocked-loop warnings before the waits (watcher running) | {warnings_before} |")
+        one_by_one = f"{len(during)}{_longest(during)}"
+        print(f"| blocked-loop warnings while {args.waits} waits start one by one | {one_by_one} |")
+        print(f"| start-to-first-answer, waits starting one by one: {_pcts(gradual)} |")
         print(
-            f"| blocked-loop warnings before the waits (provider import, watcher start) | {warnings_before} |"
+            f"| blocked-loop warnings in a new triggerer adopting all {args.waits} at once | "
+            f"{len(adopted_blocked)}{_longest(adopted_blocked)} |"
         )
+        print(f"| start-to-first-answer, all adopted at once: {_pcts(burst)} |")
         print(
-            f"| blocked-loop warnings with the waits and the watcher | {len(during)}"
-            f" (longest {max(during, default=0):.2f} s) |"
+            f"| triggerer memory per wait (RSS of its process group) | "
+            f"{(rss_after - rss_before) / args.waits / 1024:.1f} KiB |"
         )
-        print(f"| waits with a start-to-first-answer latency | {len(latencies)} |")
-        print(
-            f"| start-to-first-answer p50 / p99 / max | {pct(latencies, 0.5):.2f} s / "
-            f"{pct(latencies, 0.99):.2f} s / {max(latencies, default=float('nan')):.2f} s |"
-        )
-        mean = statistics.fmean(latencies) if latencies else float("nan")
-        print(f"| mean start-to-first-answer | {mean:.2f} s |")
-        print(f"| triggerer memory per wait | {(rss_after - rss_before) / args.waits / 1024:.1f} KiB |")
         if args.asyncio_debug:
             slow = re.findall(r"Executing (<.{0,300}?) took ([0-9.]+) seconds", triggerer.log_text())
             for where, seconds in sorted(slow, key=lambda s: -float(s[1]))[:15]:

@@ -229,7 +229,7 @@ class Deployment:
         wanted = set(dag_ids)
         deadline = time.monotonic() + timeout
         while True:
-            found = {d["dag_id"] for d in self._json(self.api.get("/dags", params={"limit": 100}))["dags"]}
+            found = {d["dag_id"] for d in self._all("/dags", "dags")}
             errors = self._json(self.api.get("/importErrors"))["import_errors"]
             if errors:
                 raise AssertionError(f"DAG import errors: {errors}")
@@ -251,8 +251,17 @@ class Deployment:
         run = self._json(self.api.post(f"/dags/{dag_id}/dagRuns", json=body))
         return DagRun(dag_id, run["dag_run_id"])
 
+    def _all(self, path: str, key: str, **params: Any) -> list[dict[str, Any]]:
+        """Every item of a paged listing (the API caps a page at 100)."""
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self._json(self.api.get(path, params={**params, "limit": 100, "offset": len(items)}))
+            items += page[key]
+            if not page[key] or len(items) >= page["total_entries"]:
+                return items
+
     def dag_runs(self, dag_id: str) -> list[dict[str, Any]]:
-        return list(self._json(self.api.get(f"/dags/{dag_id}/dagRuns", params={"limit": 1000}))["dag_runs"])
+        return self._all(f"/dags/{dag_id}/dagRuns", "dag_runs")
 
     def run_state(self, run: DagRun) -> str:
         return str(self._json(self.api.get(f"/dags/{run.dag_id}/dagRuns/{run.run_id}"))["state"])
@@ -276,8 +285,7 @@ class Deployment:
         return states
 
     def task_instances(self, run: DagRun) -> list[dict[str, Any]]:
-        path = f"/dags/{run.dag_id}/dagRuns/{run.run_id}/taskInstances"
-        return list(self._json(self.api.get(path, params={"limit": 1000}))["task_instances"])
+        return self._all(f"/dags/{run.dag_id}/dagRuns/{run.run_id}/taskInstances", "task_instances")
 
     def task_states(self, run: DagRun) -> dict[str, str | None]:
         states = {}
@@ -310,8 +318,7 @@ class Deployment:
 
     def asset_event_run_ids(self, asset_id: int) -> list[str]:
         """The Trigger.dev run id of every asset event of the asset (one entry per event)."""
-        params = {"asset_id": asset_id, "limit": 1000}
-        events = self._json(self.api.get("/assets/events", params=params))["asset_events"]
+        events = self._all("/assets/events", "asset_events", asset_id=asset_id)
         return [str((e.get("extra") or {}).get("payload", {}).get("run_id")) for e in events]
 
     def watcher_triggerer(self, asset_id: int) -> str | None:
