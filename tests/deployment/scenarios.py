@@ -12,6 +12,7 @@ import os
 import signal
 import time
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,8 +155,9 @@ def triggerer_stalled(dep: Deployment, waits: int = 8) -> Outcome:
     return outcome
 
 
-def worker_terminated(dep: Deployment) -> Outcome:
-    """4. The worker SIGTERMed during a worker-side wait; the retry resumes the same run."""
+def worker_terminated(dep: Deployment, grace: float = 5.0) -> Outcome:
+    """4. The worker evicted during a worker-side wait (SIGTERM, then SIGKILL after ``grace`` s, as
+    Kubernetes does); the retry must resume the same Trigger.dev run."""
     outcome = Outcome("4. worker SIGTERMed mid-wait, retried")
     dep.emulator("POST", "tasks/chaos-worker", {"duration": 40})
     first = len(dep.emulator_runs("chaos-worker"))
@@ -165,10 +167,13 @@ def worker_terminated(dep: Deployment) -> Outcome:
     deadline = time.monotonic() + 180
     while len(dep.emulator_runs("chaos-worker")) == first and time.monotonic() < deadline:
         time.sleep(0.5)
-    time.sleep(3)  # the run exists and the task is polling it
+    time.sleep(3)  # the run exists and the task is waiting on it
     (ti,) = dep.task_instances(run)
     os.kill(ti["pid"], signal.SIGTERM)
-    outcome.details["terminated_pid"] = ti["pid"]
+    time.sleep(grace)
+    with suppress(ProcessLookupError):
+        os.kill(ti["pid"], signal.SIGKILL)
+    outcome.details["evicted_pid"] = ti["pid"]
     dep.wait(run, timeout=600)
     outcome.wall_time = time.monotonic() - started
     _count(dep, [run], outcome)
