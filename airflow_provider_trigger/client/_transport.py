@@ -1,4 +1,4 @@
-"""The only module that imports the HTTP libraries: ``requests`` (sync) and ``httpx`` (async).
+"""The only module that imports the HTTP libraries: ``requests`` (sync, on first use) and ``httpx`` (async).
 
 One pooled, keep-alive session per client; library errors become ``ApiConnectionError``;
 every attempt of one call goes through the client's retry policy with the same headers.
@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-import requests
-import requests.adapters
 
 from airflow_provider_trigger.client._core import ClientConfig, Prepared, finish, prepare
 from airflow_provider_trigger.client._request import ApiRequest
 from airflow_provider_trigger.client._response import RawResponse
 from airflow_provider_trigger.client.errors import ApiConnectionError, ApiTimeoutError
+
+if TYPE_CHECKING:
+    import requests
 
 T = TypeVar("T")
 DEFAULT_POOL_SIZE = 10
@@ -36,6 +37,11 @@ def _connection_error(prepared: Prepared, exc: Exception, timeout: bool) -> ApiC
 
 
 def new_session(pool_size: int = DEFAULT_POOL_SIZE) -> requests.Session:
+    # imported here: ``requests`` takes ~0.4 s to import and the triggerer (async only) never needs it;
+    # Airflow imports a trigger's module on the triggerer's event loop, so that time blocked the loop
+    import requests
+    import requests.adapters
+
     session = requests.Session()
     adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
     session.mount("http://", adapter)
@@ -53,6 +59,8 @@ class SyncTransport:
     def send(self, request: ApiRequest[T]) -> RawResponse[T]:
         prepared = prepare(self.config, request)
         attempts = 0
+
+        import requests
 
         def attempt() -> RawResponse[T]:
             nonlocal attempts

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_trigger.emulator import EmulatorServer
-from airflow_provider_trigger.hooks import TriggerConnectionError, TriggerHook
-from airflow_provider_trigger.hooks import _settings_cache
+from airflow_provider_trigger.hooks import TriggerConnectionError, TriggerHook, _settings_cache
 from airflow_provider_trigger.hooks import trigger as hook_module
 from tests.hooks.conftest import SetConn
 

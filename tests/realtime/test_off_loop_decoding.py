@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_trigger.client import AsyncTriggerClient, TriggerClient
-from airflow_provider_trigger.client import _transport
+from airflow_provider_trigger.client import AsyncTriggerClient, TriggerClient, _transport
 from airflow_provider_trigger.client.realtime import _protocol
 from airflow_provider_trigger.emulator import EmulatorServer
 
