@@ -11,6 +11,11 @@ from typing import Any
 
 from airflow_provider_trigger import __version__
 
+MIN_AIRFLOW_VERSION = "3.0"
+"""The oldest Airflow this provider supports (``pyproject.toml`` requires it, the README states it)."""
+TESTED_AIRFLOW_VERSIONS = ("3.0.6", "3.1.8", "3.2.2", "3.3.2")
+"""One release per supported minor, each run by CI (3.3: ``uv.lock``; older: ``ci/constraints/``)."""
+
 INTEGRATION = "Trigger.dev"
 CONNECTION_TYPE = "trigger"
 HOOK_CLASS_NAME = "airflow_provider_trigger.hooks.trigger.TriggerHook"
@@ -87,7 +92,10 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-trigger",
         "name": "Trigger.dev",
-        "description": "Trigger Trigger.dev tasks, wait on runs and manage env vars and schedules.",
+        "description": (
+            "Trigger Trigger.dev tasks, wait on runs and manage env vars and schedules. "
+            f"Apache Airflow {MIN_AIRFLOW_VERSION} to {TESTED_AIRFLOW_VERSIONS[-1][:3]}."
+        ),
         "versions": [__version__],
         "integrations": [
             {
@@ -124,7 +132,13 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_trigger.sensors.runs"]}
         ],
         "triggers": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_trigger.triggers.runs"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_trigger.triggers.runs",
+                    "airflow_provider_trigger.triggers.events",
+                ],
+            }
         ],
         "extra-links": ["airflow_provider_trigger.operators.links.TriggerRunLink"],
     }

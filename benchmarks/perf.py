@@ -61,7 +61,7 @@ Row = tuple[str, str, str, str]  # figure, value, goal, method
 _EMULATOR = (
     "import json, threading\n"
     "from airflow_provider_trigger.emulator import EmulatorServer\n"
-    "s = EmulatorServer().start()\n"
+    "s = EmulatorServer(lenient=True).start()\n"  # benchmarks fire thousands of requests: no rate limits
     "print(json.dumps({'url': s.base_url, 'key': s.secret_key, 'project': s.project_ref}), flush=True)\n"
     "threading.Event().wait()\n"
 )
@@ -331,7 +331,7 @@ def deferred_waits(emu: Emulator, n: int, poll: float, spread: tuple[float, floa
             {"payload": i, "options": {"delay": now + timedelta(seconds=rng.uniform(*spread))}}
             for i in range(start, min(n, start + 1000))
         ]
-        run_ids += setup.tasks.batch_trigger("perf-wait", items).run_ids
+        run_ids += setup.tasks.batch_trigger("perf-wait", items, wait_until_processed=120).run_ids
     serialized = defer_sensors(emu, run_ids, poll)
     finished_at_poke = n - len(serialized)
     run_ids = [kwargs["run_id"] for _, kwargs in serialized]
@@ -421,7 +421,7 @@ def listing(emu: Emulator, total: int, page_size: int) -> list[Row]:
     emu.clear()
     for start in range(0, total, 1000):
         items = [{"payload": i} for i in range(start, min(total, start + 1000))]
-        client.tasks.batch_trigger("perf-list", items, fetch_run_ids=False)
+        client.tasks.batch_trigger("perf-list", items)
     creates = len(emu.requests())
     emu.clear()
     tracemalloc.start()
@@ -492,9 +492,7 @@ def envvar_sync(emu: Emulator, count: int) -> list[Row]:
 def batch_trigger(emu: Emulator, count: int) -> list[Row]:
     client = TriggerClient(emu.key, base_url=emu.url)
     emu.clear()
-    result = client.tasks.batch_trigger(
-        "perf-batch", [{"payload": {"i": i}} for i in range(count)], fetch_run_ids=False
-    )
+    result = client.tasks.batch_trigger("perf-batch", [{"payload": {"i": i}} for i in range(count)])
     log = emu.requests()
     client.close()
     stream = log[-1]

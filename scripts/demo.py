@@ -21,6 +21,7 @@ EXAMPLES = ROOT / "tests" / "system"
 sys.path.insert(0, str(ROOT))
 
 from airflow_provider_trigger.emulator import EmulatorServer  # noqa: E402
+from airflow_provider_trigger.emulator.__main__ import EXAMPLE_TASKS  # noqa: E402
 
 
 def _short(value: Any, width: int = 70) -> str:
@@ -103,7 +104,7 @@ def _print_emulator_view(emulator: EmulatorServer) -> None:
 def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="trigger-demo-"))
     try:
-        with EmulatorServer() as emulator:
+        with EmulatorServer(tasks=EXAMPLE_TASKS) as emulator:  # the example DAGs' tasks are deployed
             print(f"Trigger.dev emulator at {emulator.base_url} (project {emulator.project_ref})")
             _configure_airflow(home, emulator)
             ok = _run_dags(home / "dags")

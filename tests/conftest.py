@@ -32,6 +32,14 @@ for _name in [n for n in os.environ if n.startswith(("AIRFLOW_CONN_", "TRIGGER_"
 
 from airflow_provider_trigger.emulator import EmulatorServer  # noqa: E402
 
+#: The task ids the tests trigger, deployed on the session's emulator (which behaves as production:
+#: any other id waits in PENDING_VERSION until its TTL). A test of that uses an id not listed here.
+TEST_TASKS = (
+    "a", "agent", "b", "c", "d", "echo", "good", "group/task", "hello", "hello-world", "ingest", "later",
+    "many", "now", "opts", "other", "p", "page", "perf-batch", "perf-list", "q", "reliability", "resize",
+    "scoped", "solo", "something-else", "t", "u", "x", "daily-digest", "sync-crm",
+)  # fmt: skip
+
 
 @pytest.fixture(scope="session")
 def airflow_home() -> Path:
@@ -58,7 +66,7 @@ def airflow_db() -> Path:
 
 @pytest.fixture(scope="session")
 def emulator_server() -> Iterator[EmulatorServer]:
-    with EmulatorServer() as server:
+    with EmulatorServer(tasks=TEST_TASKS) as server:
         yield server
 
 
@@ -68,3 +76,13 @@ def emulator(emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
     emulator_server.reset()
     yield emulator_server
     emulator_server.reset()
+
+
+@pytest.fixture
+def no_list_lag(emulator: EmulatorServer) -> None:
+    """Opt out of the runs list's replica lag (production: ClickHouse trails retrieve by about a second).
+
+    For tests about list filters, pagination or what a list shows, not about the lag itself (which
+    tests/emulator/test_production.py covers): they list runs right after triggering them.
+    """
+    emulator.state.config.list_lag = 0.0

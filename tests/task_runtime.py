@@ -71,15 +71,18 @@ def start_try(
     run_id: str = DAG_RUN_ID,
     xcoms: dict[str, Any] | None = None,
     task_state: dict[str, Any] | None = None,
+    cleared_after_try: int | None = None,
 ) -> tuple[Any, dict[str, Any], RecordingTaskInstance]:
     """Prepare one try of ``task`` (which must belong to a DAG): ``(task copy, context, ti)``.
 
     As the runner does, the task is copied for execution and its template fields are rendered.
     Share ``xcoms`` between tries to see what each try pushed, and ``task_state`` (the task state
-    store's contents) to let a retry find what an earlier try stored.
+    store's contents) to let a retry find what an earlier try stored. ``cleared_after_try=k`` models
+    a person clearing the task after try ``k``: Airflow then sets ``max_tries`` to ``k + retries``.
     """
     now = datetime.now(UTC)
     task = task.prepare_for_execution()
+    max_tries = task.retries + (cleared_after_try or 0)
     dag_run = DagRun(
         dag_id=task.dag_id,
         run_id=run_id,
@@ -93,7 +96,7 @@ def start_try(
         state=DagRunState.RUNNING,
         consumed_asset_events=[],
         clear_number=0,
-        partition_key=None,
+        **({"partition_key": None} if "partition_key" in DagRun.model_fields else {}),  # Airflow 3.2+
     )
     ti = RecordingTaskInstance.model_construct(
         id=uuid.uuid4(),
@@ -104,8 +107,8 @@ def start_try(
         map_index=map_index,
         dag_version_id=uuid.uuid4(),
         task=task,
-        _ti_context_from_server=TIRunContext(dag_run=dag_run, max_tries=try_number, should_retry=False),
-        max_tries=try_number,
+        _ti_context_from_server=TIRunContext(dag_run=dag_run, max_tries=max_tries, should_retry=False),
+        max_tries=max_tries,
         start_date=now,
         xcoms={} if xcoms is None else xcoms,
         first_reschedule_date=None,

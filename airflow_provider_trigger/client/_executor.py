@@ -9,11 +9,13 @@ method to its resource's executor, so ``Runs[Sync]().retrieve`` returns a ``Run`
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Generator
+from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from airflow_provider_trigger.client._request import ApiRequest, PageRequest
 from airflow_provider_trigger.client._response import RawResponse
 from airflow_provider_trigger.client._transport import AsyncTransport, SyncTransport
+from airflow_provider_trigger.client.packets import aresolve_run, resolve_run
 from airflow_provider_trigger.client.pagination import (
     AsyncCursorPage,
     AsyncOffsetPage,
@@ -26,7 +28,16 @@ from airflow_provider_trigger.client.pagination import (
 
 P = ParamSpec("P")
 T = TypeVar("T")
-Flow = Generator[ApiRequest[Any], Any, T]
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Yielded by a flow to wait ``seconds`` (with the client's ``sleep``); the flow gets the clock back."""
+
+    seconds: float
+
+
+Flow = Generator[ApiRequest[Any] | Pause, Any, T]
 
 
 class Sync:
@@ -55,6 +66,8 @@ class SyncExecutor:
 
     def call(self, request: ApiRequest[T]) -> Any:
         response = self.transport.send(request)
+        if request.resolve_packets:
+            response = response.with_parsed(resolve_run(self.transport, response.parsed, request.options))
         return response if self.raw else response.parsed
 
     def fetch_page(self, request: PageRequest[T]) -> SyncPage[T]:
@@ -72,9 +85,15 @@ class SyncExecutor:
 
     def flow(self, steps: Flow[T]) -> Any:
         last: RawResponse[Any] | None = None
+        config = self.transport.config
         try:
             request = next(steps)
             while True:
+                if isinstance(request, Pause):
+                    if request.seconds > 0:
+                        config.sleep(request.seconds)
+                    request = steps.send(config.clock())
+                    continue
                 last = self.transport.send(request)
                 request = steps.send(last.parsed)
         except StopIteration as done:
@@ -90,6 +109,9 @@ class AsyncExecutor:
 
     async def call(self, request: ApiRequest[T]) -> Any:
         response = await self.transport.send(request)
+        if request.resolve_packets:
+            resolved = await aresolve_run(self.transport, response.parsed, request.options)
+            response = response.with_parsed(resolved)
         return response if self.raw else response.parsed
 
     async def fetch_page(self, request: PageRequest[T]) -> AsyncPage[T]:
@@ -107,9 +129,15 @@ class AsyncExecutor:
 
     async def flow(self, steps: Flow[T]) -> Any:
         last: RawResponse[Any] | None = None
+        config = self.transport.config
         try:
             request = next(steps)
             while True:
+                if isinstance(request, Pause):
+                    if request.seconds > 0:
+                        await config.async_sleep(request.seconds)
+                    request = steps.send(config.clock())
+                    continue
                 last = await self.transport.send(request)
                 request = steps.send(last.parsed)
         except StopIteration as done:

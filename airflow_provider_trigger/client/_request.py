@@ -37,6 +37,8 @@ class ApiRequest(Generic[T]):
     options: RequestOptions | None = None
     hint: str | None = None
     """Appended to a wrong-credential error (e.g. "pass project_ref= to use a PAT")."""
+    resolve_packets: bool = False
+    """The parsed ``Run`` may carry presigned payload/output URLs: fetch them (``client.packets``)."""
 
     def with_query(self, **changes: str | None) -> ApiRequest[T]:
         """A copy with query parameters set (``None`` removes one)."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from airflow_provider_trigger.client._constants import USER_AGENT
 from airflow_provider_trigger.client._core import ClientConfig, Prepared, finish, prepare
 from airflow_provider_trigger.client._request import ApiRequest
 from airflow_provider_trigger.client._response import RawResponse
@@ -27,6 +28,29 @@ OFF_LOOP_BYTES = 16 * 1024
 loop: a page of 100 runs or a realtime snapshot of 1,000 runs takes 10-100 ms of CPU (several times that
 on a busy triggerer), which Airflow's triggerer reports as a blocked loop and which delays every other
 trigger in the process. Small responses (a run's state) stay on the loop, where a thread costs more."""
+BARE_HEADERS = {"Accept": "*/*", "User-Agent": USER_AGENT}
+"""The only headers sent to a presigned URL: no credential, none of the client's API headers."""
+BareResponse = tuple[int, dict[str, str], bytes]
+
+
+def _bare_error(host: str, exc: Exception, timeout: bool) -> ApiConnectionError:
+    """A connection error naming only the host (a presigned URL's query holds its signature)."""
+    if timeout:
+        return ApiTimeoutError(f"request to {host} timed out ({type(exc).__name__})")
+    return ApiConnectionError(f"could not reach {host} ({type(exc).__name__})")
+
+
+def _no_auth() -> Any:
+    """An auth that makes sure no Authorization header (e.g. from ~/.netrc) goes to a presigned URL
+    (built on first use: ``requests`` is imported only by the sync client)."""
+    import requests.auth
+
+    class _NoAuth(requests.auth.AuthBase):
+        def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+            request.headers.pop("Authorization", None)
+            return request
+
+    return _NoAuth()
 
 
 def _connection_error(prepared: Prepared, exc: Exception, timeout: bool) -> ApiConnectionError:
@@ -84,6 +108,20 @@ class SyncTransport:
             )
 
         return prepared.policy.call(attempt)
+
+    def get_bare(self, url: str, host: str, timeout: float | None) -> BareResponse:
+        """One GET of an absolute (presigned) URL with no credentials, cookies or API headers."""
+        import requests
+
+        prepared = requests.Request("GET", url, headers=BARE_HEADERS, auth=_no_auth()).prepare()
+        settings = self.session.merge_environment_settings(url, {}, None, None, None)
+        try:
+            response = self.session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
+        except requests.Timeout as exc:
+            raise _bare_error(host, exc, timeout=True) from None
+        except requests.RequestException as exc:
+            raise _bare_error(host, exc, timeout=False) from None
+        return response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
 
     def close(self) -> None:
         self.session.close()
@@ -150,6 +188,32 @@ class AsyncTransport:
             return finish(prepared, request, status, headers, content, attempts)
 
         return await prepared.policy.acall(attempt)
+
+    async def get_bare(self, url: str, host: str, timeout: float | None) -> BareResponse:
+        """One GET of an absolute (presigned) URL with no credentials, cookies or API headers."""
+        request = httpx.Request(
+            "GET", url, headers=BARE_HEADERS, extensions={"timeout": httpx.Timeout(timeout).as_dict()}
+        )
+        await self._enter_bare(host, timeout)
+        try:
+            response = await self.http.send(request, auth=None, follow_redirects=False)
+        except httpx.TimeoutException as exc:
+            raise _bare_error(host, exc, timeout=True) from None
+        except httpx.TransportError as exc:
+            raise _bare_error(host, exc, timeout=False) from None
+        finally:
+            self.gate.release()
+        return response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
+
+    async def _enter_bare(self, host: str, timeout: float | None) -> None:
+        if not self.gate.locked():
+            await self.gate.acquire()
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await self.gate.acquire()
+        except TimeoutError as exc:
+            raise _bare_error(host, exc, timeout=True) from None
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -11,9 +11,11 @@
         ├── BadRequestError 400, AuthenticationError 401, PermissionDeniedError 403,
         ├── NotFoundError 404, ConflictError 409, UnprocessableEntityError 422,
         ├── RateLimitError 429      (``ms_until_reset`` / ``seconds_until_reset``)
-        └── InternalServerError ≥ 500
+        ├── InternalServerError ≥ 500
+        └── PacketError             an offloaded payload/output could not be fetched or read
 
-No message or repr ever contains an API key: errors carry only response data.
+No message or repr ever contains an API key: errors carry only response data. A ``PacketError`` names
+the run and the object store's host, never the presigned URL's query (its signature).
 """
 
 from __future__ import annotations
@@ -43,6 +45,19 @@ class BatchNotSealedError(TriggerError):
         super().__init__(
             f"batch {batch_id} was not sealed: {body.get('enqueuedCount', 0)} of "
             f"{body.get('expectedCount', '?')} items enqueued"
+        )
+
+
+class BatchProcessingTimeoutError(TriggerError, TimeoutError):
+    """``batches.wait_until_processed`` gave up: the server had not finished processing the items."""
+
+    def __init__(self, batch_id: str, status: str, timeout: float) -> None:
+        self.batch_id = batch_id
+        self.status = status
+        self.timeout = timeout
+        super().__init__(
+            f"batch {batch_id} was still {status or 'unknown'} after {timeout:g}s: its items have not all "
+            "been processed into runs yet (wait longer, or check the batch in the dashboard)"
         )
 
 
@@ -186,3 +201,28 @@ def _int_header(value: str | None) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
+
+
+class PacketError(ApiError):
+    """An offloaded payload or output (``payloadPresignedUrl``/``outputPresignedUrl``, or an
+    ``application/store`` realtime column) could not be fetched or parsed.
+
+    ``status`` is the object store's HTTP status (``None`` for no response or an unreadable body);
+    ``host`` is the URL's host. The URL itself (and its signature) is never kept.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        run_id: str,
+        what: str,
+        host: str,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message, status=status, headers=headers, body=body)
+        self.run_id = run_id
+        self.what = what
+        self.host = host

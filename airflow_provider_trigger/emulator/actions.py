@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .batching import settle_batches
 from .lifecycle import parse_packet
 from .models import Run
 from .state import EmulatorState
@@ -18,13 +19,16 @@ def cancel(state: EmulatorState, run: Run) -> None:
 
 
 def replay(state: EmulatorState, run: Run, bulk_action_id: str | None = None) -> Run:
-    """Trigger a new run with the original's task, payload and tags."""
+    """Trigger a new run with the original's task, payload, tags, metadata and concurrency key."""
     options = TriggerOptions(
         tags=list(run.tags) or None,
         payloadType=run.payload_type,
         queue=None if run.queue.startswith("task/") else {"name": run.queue},  # type: ignore[arg-type]
         test=run.is_test,
         machine=run.machine,
+        concurrencyKey=run.concurrency_key,  # replayTaskRun.server.ts keeps both
+        metadata=None if run.metadata is None else parse_packet(run.metadata, run.metadata_type),
+        metadataType=run.metadata_type if run.metadata is not None else None,
     )
     payload = (
         parse_packet(run.payload, "application/json")
@@ -39,7 +43,8 @@ def replay(state: EmulatorState, run: Run, bulk_action_id: str | None = None) ->
 
 
 def settle(state: EmulatorState) -> None:
-    """Apply bulk actions whose time has come (lazily, like the run lifecycle)."""
+    """Apply bulk actions and process batch items whose time has come (lazily, like the run lifecycle)."""
+    settle_batches(state)
     with state.lock:
         now = state.now()
         for action in state.stores.bulk_actions.values():

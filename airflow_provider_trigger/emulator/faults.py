@@ -178,7 +178,7 @@ class RateLimit:
 
 
 class RateLimiter:
-    """The server's global ``/api`` limiter, per bearer token; active when ``config.rate_limit`` is set."""
+    """A token-bucket limiter per key: the global ``/api`` one (per environment) and the batch one."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -188,8 +188,8 @@ class RateLimiter:
         with self._lock:
             self._buckets.clear()
 
-    def take(self, limit: RateLimit, token: str) -> tuple[bool, int, int, int]:
-        """Consume one token: (allowed, limit, remaining, reset epoch ms)."""
+    def take(self, limit: RateLimit, token: str, cost: int = 1) -> tuple[bool, int, int, int]:
+        """Consume ``cost`` tokens: (allowed, limit, remaining, reset epoch ms)."""
         now = time.time()
         with self._lock:
             tokens, last = self._buckets.get(token, (float(limit.burst), now))
@@ -197,9 +197,9 @@ class RateLimiter:
             if intervals:
                 tokens = min(float(limit.burst), tokens + intervals * limit.refill)
                 last += intervals * limit.interval
-            allowed = tokens >= 1
+            allowed = tokens >= cost
             if allowed:
-                tokens -= 1
+                tokens -= cost
             self._buckets[token] = (tokens, last)
             reset_ms = int((last + limit.interval) * 1000)
             return allowed, limit.burst, max(0, int(tokens)), reset_ms

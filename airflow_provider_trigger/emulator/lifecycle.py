@@ -98,11 +98,18 @@ def start_time(ready_at: float, queue_time: float, pauses: list[tuple[float, flo
     return start
 
 
+def _start(run: Run, ready_at: float, pauses: list[tuple[float, float | None]]) -> float:
+    """When the run starts executing; never while no deployed version runs it."""
+    if run.deployed_at is None:
+        return INF
+    return start_time(max(ready_at, run.deployed_at), run.queue_time, pauses)
+
+
 def view(run: Run, now: float, pauses: list[tuple[float, float | None]] | None = None) -> RunView:
     """Derive the state of ``run`` at ``now``."""
     touched = max(run.created_at, run.touched_at)
     ready_at = run.delay_until if run.delay_until is not None else run.created_at
-    start = start_time(ready_at, run.queue_time, pauses or [])
+    start = _start(run, ready_at, pauses or [])
     expire = ready_at + run.ttl if run.ttl else INF
     final, end = run.final_status, start + run.duration
     if run.max_duration is not None and run.duration > run.max_duration:
@@ -126,7 +133,7 @@ def view(run: Run, now: float, pauses: list[tuple[float, float | None]] | None =
 def next_change(run: Run, now: float, pauses: list[tuple[float, float | None]] | None = None) -> float:
     """The earliest time after ``now`` when the run's derived state may change (``INF`` if never)."""
     ready_at = run.delay_until if run.delay_until is not None else run.created_at
-    start = start_time(ready_at, run.queue_time, pauses or [])
+    start = _start(run, ready_at, pauses or [])
     end = start + min(run.duration, run.max_duration if run.max_duration is not None else INF)
     expire = ready_at + run.ttl if run.ttl else INF
     return min((t for t in (ready_at, start, end, expire) if t > now), default=INF)
@@ -135,7 +142,8 @@ def next_change(run: Run, now: float, pauses: list[tuple[float, float | None]] |
 def _waiting(run: Run, now: float, ready_at: float, touched: float) -> RunView:
     if run.delay_until is not None and now < run.delay_until:
         return RunView("DELAYED", None, None, None, touched)
-    return RunView("PENDING", None, None, None, max(touched, min(ready_at, now)))
+    status = "PENDING_VERSION" if run.deployed_at is None else "PENDING"
+    return RunView(status, None, None, None, max(touched, min(ready_at, now)))
 
 
 def parse_packet(data: str | None, data_type: str) -> Any:
@@ -257,9 +265,19 @@ def list_item(run: Run, v: RunView, now: float, api_version: str | None) -> dict
     )
 
 
+def internal_error(code: str) -> dict[str, Any]:
+    """How the API shows an ``INTERNAL_ERROR`` (``createJsonErrorObject`` in core/v3/errors.ts)."""
+    return {"message": f"trigger.dev internal error ({code})"}
+
+
 def error_object(run: Run, v: RunView) -> dict[str, Any] | None:
+    """The run's ``error`` whenever one is set (ApiRetrieveRunPresenter ``apiErrorFromError``)."""
+    if v.status == "CANCELED":
+        return {"message": "Canceled by user"}  # runAttemptSystem.cancelRun's default reason
+    if v.status == "EXPIRED":
+        return {"message": f"Run expired because the TTL ({run.ttl_text}) was reached"}  # ttlSystem.ts
+    if v.status == "TIMED_OUT" and (run.error is None or run.final_status != "TIMED_OUT"):
+        return internal_error("MAX_DURATION_EXCEEDED")
     if v.status in {"COMPLETED_WITH_ERRORS", "CRASHED", "SYSTEM_FAILURE", "TIMED_OUT"} and run.error:
         return run.error
-    if v.status == "TIMED_OUT":
-        return {"message": "Run exceeded maximum compute time (maxDuration)", "name": "MAX_DURATION_EXCEEDED"}
     return None

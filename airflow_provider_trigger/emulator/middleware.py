@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,8 @@ _UNLOGGED = ("/_emulator", "/runs/", "/favicon.ico")
 
 async def _json_response(send: Send, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
     payload = json.dumps(body).encode()
-    content_type = "application/problem+json" if status == 429 and "title" in body else "application/json"
+    problem = status in (401, 429) and isinstance(body, dict) and "title" in body
+    content_type = "application/problem+json" if problem else "application/json"
     raw = [(b"content-type", content_type.encode()), (b"content-length", str(len(payload)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -105,10 +107,17 @@ async def handle(state: EmulatorState, scope: Scope, receive: Receive, send: Sen
         return
 
     extra_headers: dict[str, str] = {}
-    limit = state.config.rate_limit
-    if limit is not None and path.startswith("/api"):
-        token = headers.get("authorization") or (scope.get("client") or ("anonymous",))[0]
-        allowed, lim, remaining, reset_ms = state.rate_limiter.take(limit, token)
+    limit = None if state.config.lenient else state.config.rate_limit
+    if limit is not None and path.startswith("/api") and not _UNLIMITED.match(path):
+        authorization = headers.get("authorization")
+        if not authorization:
+            record.status = 401
+            await _json_response(send, 401, _NO_AUTHORIZATION)
+            return
+        key, is_jwt = _limit_key(state, authorization)
+        if is_jwt:  # public JWTs: their own bucket per token (apiRateLimit.server.ts)
+            limit = state.config.jwt_rate_limit or limit
+        allowed, lim, remaining, reset_ms = state.rate_limiter.take(limit, key)
         extra_headers = {
             "x-ratelimit-limit": str(lim),
             "x-ratelimit-remaining": str(remaining),
@@ -134,15 +143,38 @@ async def handle(state: EmulatorState, scope: Scope, receive: Receive, send: Sen
     async def send_logged(message: Message) -> None:
         if message["type"] == "http.response.start":
             record.status = message["status"]
-            if extra_headers:
+            if extra_headers:  # a route's own x-ratelimit-* (the batch limiter's 429) wins
+                own = {k.decode("latin-1").lower() for k, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
-                    (k.encode(), v.encode()) for k, v in extra_headers.items()
+                    (k.encode(), v.encode()) for k, v in extra_headers.items() if k not in own
                 ]
         await send(message)
 
     await app(scope, replay, send_logged)
     if scope["method"] not in {"GET", "HEAD", "OPTIONS"}:
         state.version += 1
+
+
+# apiRateLimit.server.ts: paths the /api limiter skips (batch items spend the batch's own grant)
+_UNLIMITED = re.compile(
+    r"^/api/(v3/batches/[^/]+/items|v[12]/packets/.*|v1/auth/jwt/claims|v1/timezones|v\d+/deployments/current"
+    r"|v1/waitpoints/tokens/[^/]+/callback/[^/]+|v1/tasks/[^/]+/callback/[^/]+|v1/runs/[^/]+/attempts"
+    r"|v1/authorization-code|v1/token|v1/usage/ingest)$"
+)
+_NO_AUTHORIZATION = {
+    "title": "Unauthorized",
+    "status": 401,
+    "type": "https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/401",
+    "detail": "No authorization header provided",
+    "error": "No authorization header provided",
+}
+
+
+def _limit_key(state: EmulatorState, authorization: str) -> tuple[str, bool]:
+    """(bucket, is a JWT): a secret key's bucket is its environment's; other tokens get one each."""
+    token = authorization.removeprefix("Bearer ").strip()
+    env = state.env_by_key(token)
+    return (env.key_env.id if env is not None else authorization), not token.startswith("tr_")
 
 
 def _drop(send: Send) -> None:

@@ -86,6 +86,8 @@ class TaskBehaviour:
     fail: str | None = None
     output: Any = _echo_payload
     scheduled: bool | None = None  # False: schedules for this task get 422 "not a scheduled task"
+    queue: str | None = None  # the task's default custom queue (declared with it); None: task/<id>
+    ttl: str | None = None  # the task's own default TTL (``"5m"``), as ``task({ttl})`` sets it
 
     def __post_init__(self) -> None:
         if self.fail is not None:
@@ -114,6 +116,7 @@ class Run:
     output: str | None
     error: dict[str, Any] | None
     queue: str
+    output_type: str = "application/json"
     tags: list[str] = field(default_factory=list)
     idempotency_key: str | None = None
     idempotency_key_user: str | None = None
@@ -138,6 +141,10 @@ class Run:
     trigger_function: str = "trigger"
     concurrency_key: str | None = None
     number: int = 0
+    # None: no deployed version runs the task or its queue (PENDING_VERSION until its TTL or a deploy);
+    # else when it became runnable (its creation time, or the later deploy of its task)
+    deployed_at: float | None = 0.0
+    debounce_key: str | None = None
 
 
 @dataclass
@@ -148,11 +155,21 @@ class Batch:
     created_at: float
     run_count: int
     idempotency_key: str | None = None
-    run_ids: dict[int, str] = field(default_factory=dict)  # item index -> run id
+    run_ids: dict[int, str] = field(default_factory=dict)  # item index -> run id (written when processed)
     errors: list[dict[str, Any]] = field(default_factory=list)
     sealed: bool = False
     sealed_at: float | None = None
     updated_at: float = 0.0
+    task_identifiers: tuple[str, ...] = ()
+    # v3 streaming batches (see batching.py): items enqueued by index until processed
+    streamed: bool = False
+    pending_items: dict[int, Any] = field(default_factory=dict)
+    item_runs: dict[int, str] = field(default_factory=dict)  # runs created so far, by item index
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    processed_at: float | None = None  # when processing completed: run_ids, counts, status written
+    status: str = "PENDING"  # after processing: PENDING | PARTIAL_FAILED | ABORTED
+    successful_count: int | None = None
+    failed_count: int | None = None
 
 
 @dataclass

@@ -115,7 +115,7 @@ def run_row(run: Run, v: RunView, now: float, *, electric: bool) -> Row:
         "metadata": run.metadata,
         "metadataType": run.metadata_type,
         "output": run.output if v.status == "COMPLETED_SUCCESSFULLY" else None,
-        "outputType": "application/json",
+        "outputType": run.output_type,
         "runTags": _array(run.tags) if run.tags else None,
         "error": error,
         "realtimeStreams": "{}",

@@ -5,18 +5,25 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterable
+from dataclasses import replace
 from types import TracebackType
 
 import uvicorn
 
 from .app import create_app
 from .faults import FaultInjector
+from .models import TaskBehaviour
 from .requestlog import RequestLog
 from .state import EmulatorConfig, EmulatorState
 
 
 class EmulatorServer:
     """A real HTTP server on ``host:port`` (port 0 = a free port), usable as a context manager.
+
+    It behaves as production Trigger.dev does: only ``tasks`` (ids or :class:`TaskBehaviour`) and
+    ``queues`` are deployed (other tasks wait in PENDING_VERSION until their TTL), rate limits are on,
+    batches are processed after sealing. ``lenient=True`` restores the kinder test behaviour.
 
     >>> with EmulatorServer() as emu:
     ...     requests.get(f"{emu.base_url}/api/v1/runs", headers={"Authorization": f"Bearer {emu.secret_key}"})
@@ -29,10 +36,15 @@ class EmulatorServer:
         *,
         state: EmulatorState | None = None,
         config: EmulatorConfig | None = None,
+        tasks: Iterable[str | TaskBehaviour] = (),
+        queues: Iterable[str] = (),
+        lenient: bool = False,
         log_level: str = "warning",
     ) -> None:
         self.host = host
-        self.state = state or EmulatorState(config)
+        if lenient:
+            config = replace(config or EmulatorConfig(), lenient=True)
+        self.state = state or EmulatorState(config, tasks=tasks, queues=queues)
         self.app = create_app(self.state)
         self._sock: socket.socket | None = None
         self._requested_port = port

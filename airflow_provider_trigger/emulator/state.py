@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from .models import (
     Waitpoint,
     friendly_id,
 )
+from .packets import PacketStore
 from .realtime import RealtimeState
 from .requestlog import RequestLog
 
@@ -39,26 +40,58 @@ DEFAULT_PAT = "tr_pat_EmulatorPersonalAccessToken000000001"
 _ENV_TYPES = {"dev": "DEVELOPMENT", "stg": "STAGING", "prod": "PRODUCTION", "preview": "PREVIEW"}
 
 
+def _api_limit() -> RateLimit:
+    return RateLimit(750, 250, 10.0)  # API_RATE_LIMIT_* in apps/webapp/app/env.server.ts
+
+
+def _jwt_limit() -> RateLimit:
+    return RateLimit(60, 60, 60.0)  # API_RATE_LIMIT_JWT_* (a 1 min fixed window upstream)
+
+
+def _batch_limit() -> RateLimit:
+    return RateLimit(1200, 100, 10.0)  # BATCH_RATE_LIMIT_* (counted in items)
+
+
 @dataclass
 class EmulatorConfig:
-    """Knobs; :meth:`EmulatorState.reset` restores these defaults.
+    """Knobs; :meth:`EmulatorState.reset` restores these defaults (production's behaviour).
 
-    Times are seconds of the state's clock. ``strict_tasks``: only tasks given a behaviour exist
-    (others: trigger 404 "Task not found", schedules 422).
+    Times are seconds of the state's clock. ``lenient=True`` restores the emulator's old, kinder
+    behaviour for tests that need speed or simplicity: every task id runs (echoing its payload), no
+    rate limits, batch items become runs while they are posted, the runs list is never behind.
+    ``strict_tasks`` (not production): undeclared tasks get 404 "Task not found" and schedules 422.
+    ``rate_limit`` / ``jwt_rate_limit`` / ``batch_rate_limit``: ``None`` turns a limiter off.
+    ``batch_processing_time`` + ``batch_item_time`` * items: how long after sealing a v3 batch's
+    items are processed.
+    ``list_lag``: seconds the runs list (a ClickHouse replica upstream) trails retrieve.
+    ``queue_size_limit``: queued runs an environment may hold (batch items beyond it fail).
     """
 
     default_duration: float = 0.2
     default_queue_time: float = 0.05
     bulk_action_duration: float = 0.2
+    lenient: bool = False
     strict_tasks: bool = False
     auto_create_branches: bool = True
-    rate_limit: RateLimit | None = None
+    rate_limit: RateLimit | None = field(default_factory=_api_limit)
+    jwt_rate_limit: RateLimit | None = field(default_factory=_jwt_limit)
+    batch_rate_limit: RateLimit | None = field(default_factory=_batch_limit)
+    batch_processing_time: float = 0.2
+    batch_item_time: float = 0.005
+    list_lag: float = 1.0
+    queue_size_limit: int | None = None
     # Realtime (issue 11)
     realtime_hold_timeout: float = 2.0
     realtime_electric_mode: bool = False
     realtime_partial_updates: bool = False
     realtime_live_limit: int | None = None
     realtime_poll_interval: float = 0.05
+    # Packets (issue 15): outputs >= 128 KB and payloads >= 512 KB go to the object store, as in production
+    offload_packets: bool = True
+
+    def offloads_packets(self) -> bool:
+        """Large packets are offloaded unless ``offload_packets`` is off or a ``lenient`` switch is on."""
+        return self.offload_packets and not getattr(self, "lenient", False)
 
 
 class ManualClock:
@@ -87,6 +120,7 @@ class Stores:
     deployments: list[Deployment] = field(default_factory=list)
     sessions: dict[str, Any] = field(default_factory=dict)  # id -> routes.extras.Session
     error_status: dict[str, dict[str, Any]] = field(default_factory=dict)  # error id -> decision
+    debounce: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (env id, task, key) -> run
     # (env id, task, key) -> run id
     idempotency: dict[tuple[str, str, str], str] = field(default_factory=dict)
     # scoped request key -> (expires at, cached response)
@@ -97,9 +131,16 @@ class EmulatorState:
     """Thread-safe in-memory state. Route handlers and tests share it through ``lock``."""
 
     def __init__(
-        self, config: EmulatorConfig | None = None, clock: Callable[[], float] | None = None
+        self,
+        config: EmulatorConfig | None = None,
+        clock: Callable[[], float] | None = None,
+        *,
+        tasks: Iterable[str | TaskBehaviour] = (),
+        queues: Iterable[str] = (),
     ) -> None:
         self.lock = threading.RLock()
+        self._initial_tasks = [t if isinstance(t, TaskBehaviour) else TaskBehaviour(t) for t in tasks]
+        self._initial_queues = list(queues)
         self.stopping = False  # set by EmulatorServer.stop(): held realtime requests answer at once
         self.version = 0  # bumped by every mutating request; lets held realtime requests sleep cheaply
         self._initial_config = config
@@ -108,6 +149,7 @@ class EmulatorState:
         self.faults = FaultInjector()
         self.requests = RequestLog()
         self.rate_limiter = RateLimiter()
+        self.batch_rate_limiter = RateLimiter()
         self.keys = dict(DEFAULT_KEYS)
         self.pat = DEFAULT_PAT
         self.pats = {DEFAULT_PAT}
@@ -170,10 +212,48 @@ class EmulatorState:
     def now(self) -> float:
         return self.clock()
 
-    def set_task(self, behaviour: TaskBehaviour) -> None:
-        """Configure what a task identifier does on its next trigger."""
+    def set_task(self, behaviour: TaskBehaviour | str) -> None:
+        """Deploy a task (to every environment) with what it does on its next trigger.
+
+        Runs already waiting in PENDING_VERSION for it (and a deployed queue) start now.
+        """
+        if isinstance(behaviour, str):
+            behaviour = TaskBehaviour(behaviour)
         with self.lock:
             self.tasks[behaviour.task] = behaviour
+            if behaviour.queue:
+                self.declared_queues.add(behaviour.queue)
+            self._release_pending(behaviour.task)
+
+    def declare_tasks(self, *tasks: str | TaskBehaviour) -> None:
+        """Deploy several tasks at once (ids keep the default behaviour: echo the payload)."""
+        for task in tasks:
+            self.set_task(task)
+
+    def declare_queue(self, name: str) -> None:
+        """Deploy a custom queue (``queue({name})`` in task code); runs waiting on it start now."""
+        with self.lock:
+            self.declared_queues.add(name)
+            self._release_pending(None)
+
+    def _release_pending(self, task: str | None) -> None:
+        from .triggering import deploy_pending
+
+        for run in self.stores.runs.values():
+            if run.deployed_at is None and (task is None or run.task == task):
+                deploy_pending(self, run)
+
+    def is_deployed(self, task: str) -> bool:
+        """Whether a deployed version runs ``task`` (always, when lenient)."""
+        return self.config.lenient or task in self.tasks
+
+    def queue_deployed(self, task: str, name: str) -> bool:
+        """Whether ``name`` exists on the deployed version (``task/<id>`` of a deployed task, or declared)."""
+        if self.config.lenient:
+            return True
+        if name.startswith("task/"):
+            return name.removeprefix("task/") in self.tasks
+        return name in self.declared_queues
 
     def behaviour(self, task: str) -> TaskBehaviour | None:
         """The task's behaviour; ``None`` when strict mode says the task does not exist."""
@@ -242,10 +322,16 @@ class EmulatorState:
             return deployment
 
     def reset(self) -> None:
-        """Forget every object, fault, logged request and behaviour; restore default config/clock."""
+        """Forget every object, fault, logged request and behaviour; restore default config/clock.
+
+        Tasks and queues given to the constructor stay deployed.
+        """
         with self.lock:
             self.stores = Stores()
-            self.tasks: dict[str, TaskBehaviour] = {}
+            self.tasks: dict[str, TaskBehaviour] = {t.task: t for t in self._initial_tasks}
+            self.declared_queues: set[str] = set(self._initial_queues) | {
+                t.queue for t in self._initial_tasks if t.queue
+            }
             self.branches: dict[tuple[str, str], Environment] = {}
             self.config = (
                 EmulatorConfig(**vars(self._initial_config)) if self._initial_config else EmulatorConfig()
@@ -254,7 +340,9 @@ class EmulatorState:
             self.faults.clear()
             self.requests.clear()
             self.rate_limiter.reset()
+            self.batch_rate_limiter.reset()
             self.realtime = RealtimeState()
+            self.packets = PacketStore()
             self.version += 1
             for env in {e.id: e for e in self.envs.values()}.values():
                 base = self.clock()

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from . import debounce as debouncing
 from .errors import ApiError, zod_message
-from .lifecycle import KEY_CLEARING, parse_packet
-from .models import OUTCOMES, Environment, Run, dumps, friendly_id
+from .lifecycle import KEY_CLEARING, internal_error, parse_packet
+from .models import OUTCOMES, Environment, Run, TaskBehaviour, dumps, friendly_id
+from .packets import run_packets
 from .parsing import delay_until, key_ttl_seconds, ttl_seconds
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ class TriggerOptions(BaseModel):
     region: str | None = None
     test: bool | None = None
     parentRunId: str | None = None
+    debounce: dict[str, Any] | None = None
 
     @field_validator("tags")
     @classmethod
@@ -114,27 +117,58 @@ def _payload_packet(payload: Any, payload_type: str | None) -> tuple[str | None,
     return (payload if isinstance(payload, str) else None), kind
 
 
-def _outcome(state: EmulatorState, task: str, payload: str | None, payload_type: str) -> tuple[str, Any, Any]:
-    behaviour = state.behaviour(task)
-    if behaviour is None:
-        raise ApiError(404, "Task not found")
+_INTERNAL_CODES = {
+    "CRASHED": "TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE",
+    "SYSTEM_FAILURE": "TASK_RUN_HEARTBEAT_TIMEOUT",
+    "TIMED_OUT": "MAX_DURATION_EXCEEDED",
+}
+
+
+def _outcome(
+    state: EmulatorState, env: Environment, behaviour: TaskBehaviour, payload: str | None, payload_type: str
+) -> tuple[str, Any, Any]:
+    """(final internal status, output value, error) of one run of ``behaviour``."""
     final = OUTCOMES[behaviour.outcome]
+    if behaviour.outcome in _INTERNAL_CODES:  # INTERNAL_ERRORs show only their code (core/v3/errors.ts)
+        code = behaviour.error if behaviour.error.replace("_", "").isupper() else None
+        return final, None, internal_error(code or _INTERNAL_CODES[behaviour.outcome])
     if final != "COMPLETED_SUCCESSFULLY":
-        name = {"CRASHED": "TaskCrashed", "SYSTEM_FAILURE": "SystemFailure"}.get(behaviour.outcome, "Error")
         return (
             final,
             None,
-            {"name": name, "message": behaviour.error, "stackTrace": f"{name}: {behaviour.error}"},
+            {"name": "Error", "message": behaviour.error, "stackTrace": f"Error: {behaviour.error}"},
         )
     try:
-        output = behaviour.make_output(parse_packet(payload, payload_type))
+        output = behaviour.make_output(parse_packet(*state.packets.resolve(env, payload, payload_type)))
     except Exception as exc:  # a failing output function makes the run fail, like task code would
         return (
             "COMPLETED_WITH_ERRORS",
             None,
             {"name": type(exc).__name__, "message": str(exc), "stackTrace": ""},
         )
-    return final, (None if output is None else dumps(output)), None
+    return final, output, None
+
+
+def deploy_pending(state: EmulatorState, run: Run) -> None:
+    """A deploy now runs ``run``'s task and queue: it leaves PENDING_VERSION and starts."""
+    behaviour = state.tasks.get(run.task)
+    if behaviour is None or not state.queue_deployed(run.task, run.queue):
+        return
+    if state.view(run).status != "PENDING_VERSION":
+        return
+    run.final_status, output, run.error = _outcome(state, run.env, behaviour, run.payload, run.payload_type)
+    _, _, run.output, run.output_type = run_packets(state, run.env, run.id, None, run.payload_type, output)
+    run.deployed_at = state.now()
+    state.ensure_queue(run.env, run.queue)
+
+
+def _check_version(state: EmulatorState, env: Environment, version: str | None) -> None:
+    """``lockToVersion`` must name a deployed version of the environment (queues.server.ts)."""
+    if version is None or state.config.lenient:
+        return
+    known = {d.version for d in state.stores.deployments if d.env.id == env.key_env.id}
+    if version not in known:
+        raise ApiError(422, f"Task locked to version '{version}', but no worker found with that version.")
 
 
 def _cached_by_key(state: EmulatorState, env: Environment, task: str, key: str, now: float) -> Run | None:
@@ -160,28 +194,55 @@ def trigger(
     batch_id: str | None = None,
     trigger_function: str = "trigger",
     extra_tags: list[str] | None = None,
+    at: float | None = None,
 ) -> tuple[Run, bool]:
-    """Create a run (or return the cached one for its idempotency key): ``(run, is_cached)``."""
+    """Create a run (or return the cached one for its idempotency key): ``(run, is_cached)``.
+
+    ``at``: when the run is created (a batch item processed earlier than the request that noticed).
+    """
     headers = headers or {}
     opts = body.options or TriggerOptions()
-    now = state.now()
+    now = state.now() if at is None else at
     with state.lock:
         key = headers.get("idempotency-key") or opts.idempotencyKey
         if key:
             cached = _cached_by_key(state, env, task, key, now)
             if cached is not None:
                 return cached, True
-        payload, payload_type = _payload_packet(body.payload, opts.payloadType)
-        final, output, error = _outcome(state, task, payload, payload_type)
-        behaviour = state.behaviour(task)
-        assert behaviour is not None
+        if state.config.strict_tasks and task not in state.tasks:
+            raise ApiError(404, "Task not found")
         delay = delay_until(opts.delay, now) if opts.delay else None
-        ttl = ttl_seconds(opts.ttl) if opts.ttl is not None else (600 if env.type == "DEVELOPMENT" else None)
+        if opts.delay and delay is None:
+            raise ApiError(422, f"Invalid delay {opts.delay}")
+        debounce = debouncing.validate(opts.debounce, now) if opts.debounce is not None else None
+        _check_version(state, env, opts.lockToVersion)
+        payload, payload_type = _payload_packet(body.payload, opts.payloadType)
+        if debounce is not None:
+            delay = now + debounce[1] if delay is None else delay
+            trailing = (opts.debounce or {}).get("mode") == "trailing"
+            pushed = debouncing.push_back(
+                state, env, task, debounce, (payload, payload_type) if trailing else None, now
+            )
+            if pushed is not None:
+                return pushed, False
+        declared = state.tasks.get(task)
+
+        behaviour = declared or TaskBehaviour(task)
+        override = opts.queue.name if opts.queue and opts.queue.name else None
+        queue = override or behaviour.queue or f"task/{task}"
+        deployed = state.is_deployed(task) and state.queue_deployed(task, queue)
+        final, output_value, error = _outcome(state, env, behaviour, payload, payload_type)
+        run_id = friendly_id("run")
+        payload, payload_type, output, output_type = run_packets(
+            state, env, run_id, payload, payload_type, output_value
+        )
+        default_ttl = behaviour.ttl or ("10m" if env.type == "DEVELOPMENT" else None)
+        ttl_option = opts.ttl if opts.ttl is not None else default_ttl
+        ttl = ttl_seconds(ttl_option)
         tags = [opts.tags] if isinstance(opts.tags, str) else list(opts.tags or [])
-        queue = (opts.queue.name if opts.queue and opts.queue.name else None) or f"task/{task}"
         user_key = (opts.idempotencyKeyOptions or {}).get("key") if opts.idempotencyKeyOptions else None
         run = Run(
-            id=friendly_id("run"),
+            id=run_id,
             internal_id="cm" + secrets.token_hex(12),
             env=env,
             task=task,
@@ -194,6 +255,7 @@ def trigger(
             else state.config.default_queue_time,
             final_status=final,
             output=output,
+            output_type=output_type,
             error=error,
             queue=queue,
             tags=tags + [t for t in (extra_tags or []) if t not in tags],
@@ -205,9 +267,7 @@ def trigger(
             else None,
             delay_until=delay if delay is not None and delay > now else None,
             ttl=ttl,
-            ttl_text=(opts.ttl if isinstance(opts.ttl, str) else f"{ttl}s")
-            if opts.ttl is not None
-            else "10m",
+            ttl_text=(ttl_option if isinstance(ttl_option, str) else f"{ttl}s") if ttl else None,
             max_duration=opts.maxDuration,
             metadata=None if opts.metadata is None else dumps(opts.metadata),
             metadata_type=opts.metadataType or "application/json",
@@ -220,11 +280,16 @@ def trigger(
             concurrency_key=None if opts.concurrencyKey is None else str(opts.concurrencyKey),
             parent_id=opts.parentRunId,
             number=len(state.stores.runs) + 1,
+            deployed_at=now if deployed else None,
         )
-        state.ensure_queue(env, queue)
+        if deployed:
+            state.ensure_queue(env, queue)
         state.stores.runs[run.id] = run
         if key:
             state.stores.idempotency[(env.id, task, key)] = run.id
+        if debounce is not None:
+            run.debounce_key = debounce[0]
+            state.stores.debounce[(env.id, task, debounce[0])] = run.id
         return run, False
 
 

@@ -29,6 +29,7 @@ from airflow_provider_trigger.hooks._connection import (
     parse_connection,
     run_path,
 )
+from airflow_provider_trigger.hooks._form import connection_form_widgets
 from airflow_provider_trigger.hooks._settings_cache import shared_settings
 
 if TYPE_CHECKING:
@@ -91,6 +92,11 @@ class TriggerHook(BaseHook):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(trigger_conn_id={self.trigger_conn_id!r})"
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The connection form's extra fields for Airflow 3.0/3.1, which do not read ``conn-fields``."""
+        return connection_form_widgets()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:

@@ -2,44 +2,29 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, conf
 
-from airflow_provider_trigger.client import NotFoundError
+from airflow_provider_trigger.client import BatchProcessingTimeoutError, NotFoundError
 from airflow_provider_trigger.hooks import TriggerHook
 from airflow_provider_trigger.operators._base import (
     DEFAULT_IDEMPOTENCY_KEY,
     TaskRunsOperator,
     attach_to_outlets,
-    cancel_run,
     check_json,
     check_task_identifier,
     task_not_found,
 )
-from airflow_provider_trigger.triggers._wait import (
-    SUCCESS,
-    RunWatch,
-    TriggerRunFailedError,
-    TriggerWaitTimeoutError,
-    dag_run_tag,
-    error_message,
-    run_output,
-    status_name,
-    wait_for_batch_realtime,
-    wait_for_runs,
-    with_tag,
-)
+from airflow_provider_trigger.operators._xcom import check_xcom_size
+from airflow_provider_trigger.triggers.engine.realtime import dag_run_tag, with_tag
+from airflow_provider_trigger.triggers.engine.result import WaitResult
 from airflow_provider_trigger.triggers.events import small_output
-from airflow_provider_trigger.triggers.runs import EVENT_STATUSES, TriggerBatchTrigger
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
-
-    from airflow_provider_trigger.client import Run
 
 MAX_BATCH_ITEMS = 1000
 RUN_IDS_TIMEOUT = 60.0
@@ -112,7 +97,7 @@ class TriggerBatchOperator(TaskRunsOperator):
         self.run_ids: list[str] = []
         self._finished = False
 
-    def _items(self) -> list[dict[str, Any]]:
+    def _items(self, key: str | None) -> list[dict[str, Any]]:
         check_task_identifier(self.task_identifier)
         if isinstance(self.payloads, (str, bytes, dict)) or not isinstance(self.payloads, Sequence):
             raise ValueError(f"payloads must be a list of payloads, got {type(self.payloads).__name__}")
@@ -125,8 +110,8 @@ class TriggerBatchOperator(TaskRunsOperator):
         for index, payload in enumerate(self.payloads):
             check_json(payload, f"payloads[{index}]")
             options = {k: v for k, v in (self.options or {}).items() if v is not None}
-            if self.idempotency_key is not None:
-                options["idempotency_key"] = f"{self.idempotency_key}/{index}"
+            if key is not None:
+                options["idempotency_key"] = f"{key}/{index}"
                 if self.idempotency_key_ttl is not None:
                     options["idempotency_key_ttl"] = self.idempotency_key_ttl
             items.append({"payload": payload, "options": options})
@@ -145,13 +130,14 @@ class TriggerBatchOperator(TaskRunsOperator):
         return tag
 
     def execute(self, context: Context) -> Any:
-        items = self._items()
+        items = self._items(self.idempotency_key_for(context))
         self.feed_tag = self._tag_for_feed(context, items)
         try:
             batch = self.hook.tasks.batch_trigger(self.task_identifier, items)
         except NotFoundError as exc:
             raise task_not_found(self.task_identifier, self.hook) from exc
         batch_id, self.run_ids = batch.id, self._all_run_ids(batch.id, list(batch.run_ids), len(items))
+        self.watching(context, self.run_ids)
         context["ti"].xcom_push(key="batch_id", value=batch_id)
         context["ti"].xcom_push(key="run_ids", value=self.run_ids)
         self.log.info(
@@ -159,109 +145,54 @@ class TriggerBatchOperator(TaskRunsOperator):
         )
         for run_id in self.run_ids:
             self.log.info("  run %s: %s", run_id, self.hook.run_url(run_id))
-        result: dict[str, Any] = {"batch_id": batch_id, "run_ids": self.run_ids}
         if not self.wait_for_completion:
-            self._finished = True
-            return result
-        if self.deferrable:
-            self.defer(
-                trigger=TriggerBatchTrigger(
-                    self.run_ids,
-                    batch_id=batch_id,
-                    trigger_conn_id=self.trigger_conn_id,
-                    poll_interval=self.poll_interval,
-                    end_time=None if self.timeout is None else time.time() + self.timeout,
-                    cancel_on_kill=self.cancel_on_kill,
-                    wait_mode=self.wait_mode,
-                    feed_tag=self.feed_tag,
-                ),
-                method_name="execute_complete",
-            )
-        watches = [RunWatch(r, url=self.hook.run_url(r), log=self.log) for r in self.run_ids]
-        started = time.monotonic()
-        done = None
-        if self.wait_mode == "realtime":
-            done = wait_for_batch_realtime(
-                self.hook.client, batch_id, watches, timeout=self.timeout, log=self.log
-            )
-        if done is None:
-            left = None if self.timeout is None else max(0.0, self.timeout - (time.monotonic() - started))
-            done = wait_for_runs(
-                self.hook.runs.retrieve, watches, poll_interval=self.poll_interval, timeout=left
-            )
-        self._finished = True
-        return self._succeeded(
-            context, self._result(batch_id, {run_id: run for run_id, (_, run) in done.items()})
-        )
+            return {"batch_id": batch_id, "run_ids": self.run_ids}
+        result = self.wait_for(context, self.run_ids, batch_id=batch_id)
+        return self._done(context, result)
 
     def _all_run_ids(self, batch_id: str, run_ids: list[str], expected: int) -> list[str]:
-        """The batch's run ids, waiting (bounded) while the server is still creating its runs."""
-        deadline = time.monotonic() + RUN_IDS_TIMEOUT
-        while len(run_ids) < expected:
-            if time.monotonic() > deadline:
-                raise AirflowException(
-                    f"Batch {batch_id} holds {len(run_ids)} of {expected} runs after {RUN_IDS_TIMEOUT:g}s"
-                )
-            time.sleep(min(self.poll_interval, 1.0))
-            run_ids = list(self.hook.batches.retrieve(batch_id).runs)
-        return [str(r) for r in run_ids]
-
-    def _result(self, batch_id: str | None, runs: dict[str, Run]) -> dict[str, Any]:
-        """The outputs in payload order, or a failure naming every failed run."""
-        failed = [run for run in runs.values() if status_name(run) not in SUCCESS]
-        if failed:
-            lines = [
-                f"  {run.id} {status_name(run)}: {error_message(run)} ({self.hook.run_url(run.id)})"
-                for run in failed
-            ]
-            raise TriggerRunFailedError(
-                f"{len(failed)} of {len(runs)} Trigger.dev runs of batch {batch_id} failed:\n"
-                + "\n".join(lines),
-                run_id=failed[0].id,
-                status=status_name(failed[0]),
+        """The batch's run ids in item order, once the server has processed its items (bounded wait)."""
+        try:
+            processed = self.hook.batches.wait_until_processed(
+                batch_id, timeout=RUN_IDS_TIMEOUT, poll_interval=min(self.poll_interval, 1.0)
             )
-        return {
-            "batch_id": batch_id,
-            "run_ids": self.run_ids,
-            "outputs": [run_output(runs[r]) for r in self.run_ids],
-        }
+        except BatchProcessingTimeoutError as exc:
+            raise AirflowException(str(exc)) from exc
+        if processed.failures or len(processed.run_ids) < expected:
+            failed = "; ".join(f"item {f.index}: {f.error}" for f in processed.failures)
+            raise AirflowException(
+                f"Batch {batch_id} is {processed.status}: {len(processed.run_ids)} of {expected} items "
+                f"became runs ({failed or 'no item errors reported'})"
+            )
+        return [str(r) for r in processed.run_ids]
 
-    def _succeeded(self, context: Context, result: dict[str, Any]) -> dict[str, Any]:
-        """Every run completed (worker or deferred path): asset outlets get the batch in their ``extra``."""
-        outputs = small_output(result["outputs"])
+    def _done(self, context: Context, result: WaitResult) -> dict[str, Any]:
+        """The outputs in payload order, or a failure naming every failed run (worker or deferred)."""
+        self.wait_over()
+        result.raise_unless_success(self.hook.run_url)
+        outputs = [result.outputs.get(r) for r in result.run_ids]
+        done = {"batch_id": result.batch_id, "run_ids": result.run_ids, "outputs": outputs}
+        small = small_output(outputs)
+        check_xcom_size(done, what=f"outputs of Trigger.dev batch {result.batch_id}", push=self.do_xcom_push)
         attach_to_outlets(
             self,
             context,
             {
-                "batch_id": result["batch_id"],
-                "run_ids": list(result["run_ids"]),
+                "batch_id": result.batch_id,
+                "run_ids": list(result.run_ids),
                 "task_identifier": self.task_identifier,
                 "status": "COMPLETED",
                 **(
-                    {"outputs": outputs["output"]}
-                    if "output" in outputs
-                    else {"outputs_omitted": outputs["output_omitted"]}
+                    {"outputs": small["output"]}
+                    if "output" in small
+                    else {"outputs_omitted": small["output_omitted"]}
                 ),
             },
         )
-        return result
+        return done
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Resume after the batch trigger fired: validate its event, then fetch the outputs or fail."""
-        if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES or "run_ids" not in event:
-            raise AirflowException(f"Unexpected event from the Trigger.dev batch trigger: {event!r}")
-        self.run_ids = [str(r) for r in event["run_ids"]]
-        self._finished = True
-        status, message = event["status"], str(event.get("message") or "")
-        if status in ("success", "failed"):
-            runs = {run_id: self.hook.runs.retrieve(run_id) for run_id in self.run_ids}
-            return self._succeeded(context, self._result(event.get("batch_id"), runs))
-        if status == "timeout":
-            raise TriggerWaitTimeoutError(f"Batch {event.get('batch_id')}: {message}; the runs keep going.")
-        raise AirflowException(f"Waiting for Trigger.dev batch {event.get('batch_id')} failed: {message}")
-
-    def on_kill(self) -> None:
-        """Cancel the batch's runs (best effort) when the task is killed while waiting."""
-        if self.cancel_on_kill and not self._finished:
-            for run_id in self.run_ids:
-                cancel_run(self.hook, run_id, self.log)
+        """Resume after the batch trigger fired: the outputs, or the error the wait ended in."""
+        result = self.resumed(context, event)
+        self.run_ids = result.run_ids
+        return self._done(context, result)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, Variable, mask_secret
 from dotenv import dotenv_values
 
+from airflow_provider_trigger._compat import check_variables_source
 from airflow_provider_trigger.client import NotFoundError, TriggerClient
 from airflow_provider_trigger.operators._base import TriggerBaseOperator
 
@@ -123,8 +124,7 @@ def read_airflow_variables(prefix: str) -> dict[str, str | None]:
     """
     if not prefix:
         raise ValueError("airflow_variable_prefix must not be empty (it would select every Variable).")
-    if not hasattr(Variable, "keys"):
-        raise ValueError("airflow_variable_prefix needs Airflow 3.3 or later (Variable.keys).")
+    check_variables_source()
     return {key[len(prefix) :]: Variable.get(key) for key in Variable.keys(prefix=prefix)}
 
 
@@ -264,6 +264,8 @@ class TriggerEnvVarsSyncOperator(TriggerBaseOperator):
         super().__init__(**kwargs)
         self.variables = variables
         self.env_file = env_file
+        if airflow_variable_prefix is not None:  # at parse time, not after the DAG has started
+            check_variables_source()
         self.airflow_variable_prefix = airflow_variable_prefix
         self.project_ref = project_ref
         self.environment = environment

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from airflow.providers.common.compat.sdk import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, conf
 
-from airflow_provider_trigger.operators._base import TriggerBaseOperator
-from airflow_provider_trigger.triggers._wait import (
-    RunWatch,
-    error_message,
-    raise_for_failure,
-    status_name,
-    wait_for_run,
-)
+from airflow_provider_trigger.operators._base import RunWaitingOperator, TriggerBaseOperator, seconds
+from airflow_provider_trigger.operators.links import RUN_ID_XCOM_KEY, RUN_URL_XCOM_KEY
+from airflow_provider_trigger.triggers.engine.incidents import READ_REQUEST, Incident
+from airflow_provider_trigger.triggers.engine.statuses import status_name
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -57,13 +54,16 @@ class TriggerCancelRunOperator(TriggerBaseOperator):
         return run_id
 
 
-class TriggerReplayRunOperator(TriggerBaseOperator):
+class TriggerReplayRunOperator(RunWaitingOperator):
     """Replay a run (same task, same payload) and return the new run's id.
+
+    The new run's id and URL go to XCom (``run_id``, ``run_url``) at once. With ``wait_for_completion``
+    it waits like ``TriggerTaskOperator`` (worker or ``deferrable``, realtime or polling, incidents
+    waited out) and fails when the new run fails.
 
     :param run_id: the run to replay (templated).
     :param wait_for_completion: wait until the new run finishes; fail if it fails.
-    :param poll_interval: seconds between status checks while waiting.
-    :param timeout: give up waiting after this many seconds (the run keeps going); ``None`` waits on.
+    :param poll_interval, timeout, deferrable, wait_mode, cancel_on_kill: as for ``TriggerTaskOperator``.
     """
 
     template_fields: Sequence[str] = ("run_id", "trigger_conn_id")
@@ -74,28 +74,41 @@ class TriggerReplayRunOperator(TriggerBaseOperator):
         run_id: str,
         wait_for_completion: bool = False,
         poll_interval: float = 5.0,
-        timeout: float | None = None,
+        timeout: float | timedelta | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        cancel_on_kill: bool = True,
+        wait_mode: str = "realtime",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(
+            wait_for_completion=wait_for_completion,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            deferrable=deferrable,
+            cancel_on_kill=cancel_on_kill,
+            wait_mode=wait_mode,
+            **kwargs,
+        )
         self.run_id = run_id
-        self.wait_for_completion = wait_for_completion
-        self.poll_interval = poll_interval
-        self.timeout = timeout
 
     def execute(self, context: Context) -> str:
         run_id = _require_run_id(self.run_id)
         new_id = self.hook.runs.replay(run_id).id
         url = self.hook.run_url(new_id)
+        context["ti"].xcom_push(key=RUN_ID_XCOM_KEY, value=new_id)
+        context["ti"].xcom_push(key=RUN_URL_XCOM_KEY, value=url)
         self.log.info("Replayed Trigger.dev run %s as %s: %s", run_id, new_id, url)
         if self.wait_for_completion:
-            watch = RunWatch(new_id, url=url, log=self.log)
-            outcome, run = wait_for_run(
-                self.hook.runs.retrieve, watch, poll_interval=self.poll_interval, timeout=self.timeout
-            )
-            if outcome != "success":
-                raise_for_failure(new_id, status_name(run), error_message(run), url)
+            result = self.wait_for(context, [new_id])
+            self.wait_over()
+            result.raise_unless_success(self.hook.run_url)
         return new_id
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+        """Resume after the trigger fired: the new run's id, or the error the wait ended in."""
+        result = self.resumed(context, event)
+        result.raise_unless_success(self.hook.run_url)
+        return result.run_ids[0]
 
 
 class TriggerRescheduleRunOperator(TriggerBaseOperator):
@@ -151,17 +164,19 @@ class TriggerBulkActionOperator(TriggerBaseOperator):
         name: str | None = None,
         wait_for_completion: bool = False,
         poll_interval: float = 5.0,
-        timeout: float | None = None,
+        timeout: float | timedelta | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
         self.action = action
         self.filter = filter
         self.run_ids = run_ids
         self.name = name
         self.wait_for_completion = wait_for_completion
-        self.poll_interval = poll_interval
-        self.timeout = timeout
+        self.poll_interval = float(poll_interval)
+        self.timeout = seconds(timeout, "timeout")
 
     def _validate(self) -> None:
         if self.action not in BULK_ACTIONS:
@@ -192,21 +207,31 @@ class TriggerBulkActionOperator(TriggerBaseOperator):
         return self._wait(bulk_id)
 
     def _wait(self, bulk_id: str) -> dict[str, Any]:
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        """Poll the bulk action until the server is done; API incidents are waited out until the
+        timeout, as every wait of this provider does (see ``triggers/engine/incidents.py``)."""
+        deadline = None if self.timeout is None else time.time() + self.timeout
+        incident = Incident(f"bulk {self.action} {bulk_id}", self.log)
         last_status = None
         while True:
-            action = self.hook.runs.bulk.retrieve(bulk_id)
-            status = str(action.status)
-            if status != last_status:
-                self.log.info("Bulk action %s is %s", bulk_id, status)
-                last_status = status
-            if status == BULK_ABORTED:
-                raise TriggerBulkActionError(f"Bulk {self.action} {bulk_id} was aborted.")
-            if status == BULK_DONE:
-                counts = action.counts.model_dump() if action.counts is not None else {}
-                return {"id": bulk_id, "status": status, "counts": counts}
-            if deadline is not None and time.monotonic() + self.poll_interval > deadline:
+            delay = self.poll_interval
+            try:
+                action = self.hook.runs.bulk.retrieve(bulk_id, request_options=READ_REQUEST)
+            except Exception as exc:
+                delay = incident.failed(exc, self.poll_interval)  # raises when permanent
+            else:
+                incident.recovered()
+                status = str(action.status)
+                if status != last_status:
+                    self.log.info("Bulk action %s is %s", bulk_id, status)
+                    last_status = status
+                if status == BULK_ABORTED:
+                    raise TriggerBulkActionError(f"Bulk {self.action} {bulk_id} was aborted.")
+                if status == BULK_DONE:
+                    counts = action.counts.model_dump() if action.counts is not None else {}
+                    return {"id": bulk_id, "status": status, "counts": counts}
+            if deadline is not None and time.time() + delay > deadline:
                 raise TriggerBulkActionError(
-                    f"Bulk {self.action} {bulk_id} still {status} after {self.timeout:g}s; it keeps going."
+                    f"Bulk {self.action} {bulk_id} still {last_status} after {self.timeout:g}s; "
+                    "it keeps going."
                 )
-            time.sleep(self.poll_interval)
+            time.sleep(delay)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
-    AirflowException,
     ResumableJobMixin,
     conf,
 )
@@ -19,39 +17,27 @@ from airflow_provider_trigger.operators._base import (
     DEFAULT_IDEMPOTENCY_KEY,
     TaskRunsOperator,
     attach_to_outlets,
-    cancel_run,
     check_json,
     check_task_identifier,
     task_not_found,
 )
+from airflow_provider_trigger.operators._xcom import check_xcom_size
 from airflow_provider_trigger.operators.links import RUN_ID_XCOM_KEY, RUN_URL_XCOM_KEY, TriggerRunLink
-from airflow_provider_trigger.triggers._wait import (
-    FAILURE,
-    SUCCESS,
-    TERMINAL,
-    RunWatch,
-    TriggerWaitTimeoutError,
-    dag_run_tag,
-    error_message,
-    raise_for_failure,
-    run_output,
-    status_name,
-    wait_for_run,
-    wait_for_run_realtime,
-    with_tag,
-)
+from airflow_provider_trigger.triggers.engine.lifecycle import clear_generation
+from airflow_provider_trigger.triggers.engine.realtime import dag_run_tag, with_tag
+from airflow_provider_trigger.triggers.engine.statuses import FAILURE, SUCCESS, TERMINAL, status_name
 from airflow_provider_trigger.triggers.events import small_output
-from airflow_provider_trigger.triggers.runs import EVENT_STATUSES, TriggerRunTrigger
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_trigger.client import Run
 
 LOOKUP_REQUEST = RequestOptions(retry=RetryOptions(max_attempts=2))
 """Looking up a stored run: a 404 is retried once (the API marks it retryable), then means it is gone."""
 NOT_FOUND = "NOT_FOUND"
 """``get_job_status`` of a stored run that no longer exists: the mixin then triggers a new run."""
+CLEARED = "CLEARED"
+"""``get_job_status`` of a stored run started before the task was cleared: a new run follows."""
 
 
 class TriggerTaskOperator(ResumableJobMixin, TaskRunsOperator):
@@ -61,12 +47,12 @@ class TriggerTaskOperator(ResumableJobMixin, TaskRunsOperator):
     The return value is the run id, or with ``wait_for_completion`` the run's output (parsed JSON).
 
     Retries are safe: the default ``idempotency_key`` is derived from the DAG id, task id, DAG run id
-    and map index (not the try number), so a retry after a worker crash re-attaches to the run it
-    started, while a retry after the run failed starts a new one (the server clears failed runs' keys;
-    a cached run that was canceled gets its key reset). Clearing a task whose run completed returns
-    that run's output again while the key holds (``idempotency_key_ttl``, 30 days by default). Pass
-    your own (templated) key, e.g. one with ``{{ ti.try_number }}``, or ``None`` to start a new run on
-    every try.
+    and map index (not the try number), so a retry after a worker crash or eviction re-attaches to the
+    run it started, while a retry after the run failed starts a new one (the server clears failed runs'
+    keys; a cached run that was canceled gets its key reset). **Clearing** the task does the work
+    again: the default key gains ``/clear-<n>`` and a stored run from before the clear is not resumed.
+    Your own (templated) key is used as given: while it holds (``idempotency_key_ttl``, 30 days by
+    default) every try and clear re-attaches to its run. ``None`` starts a new run on every try.
 
     :param task_identifier: the Trigger.dev task id, e.g. ``"hello-world"``. Templated.
     :param payload: the task's JSON payload. Templated (rendered as JSON in the UI).
@@ -86,12 +72,13 @@ class TriggerTaskOperator(ResumableJobMixin, TaskRunsOperator):
     :param wait_mode: ``"realtime"`` (default) follows the run over the realtime API (deferred runs get
         a tag naming their DAG run, so the triggerer follows one feed per DAG run) and falls back to
         polling by itself (PAT, 429, repeated errors); ``"poll"`` checks every ``poll_interval``.
-    :param cancel_on_kill: cancel the run when the task is killed (also while deferred, Airflow 3.3+).
+    :param cancel_on_kill: cancel the run when a person stops the task (marks it failed or success, or
+        clears it), worker-side or deferred (3.3+); never on an eviction, a deploy or a triggerer hand-over.
     :param trigger_conn_id: Airflow connection of type ``trigger``.
     :param durable: Airflow 3.3+ (``ResumableJobMixin``): keep the run id in the task state store
-        before waiting, so a retry after a crash resumes that run even without an idempotency key; a
-        stored run that completed is not run again, one that failed or is gone is triggered anew.
-        Default on; below Airflow 3.3 the idempotency key alone makes retries re-attach.
+        before waiting, so a retry after a crash resumes that run; a stored run that completed is not
+        run again, one that failed, is gone, or was started before a clear is triggered anew. Default:
+        on, off with ``idempotency_key=None``; below Airflow 3.3 the idempotency key alone re-attaches.
 
     With ``outlets=[Asset(...)]`` the asset event's ``extra`` carries ``run_id``, ``task_identifier``,
     ``status``, ``run_url`` and ``output`` (up to 4 KB of JSON, else ``output_omitted``).
@@ -151,6 +138,8 @@ class TriggerTaskOperator(ResumableJobMixin, TaskRunsOperator):
         durable: bool | None = None,
         **kwargs: Any,
     ) -> None:
+        if durable is None and idempotency_key is None:
+            durable = False  # None means a new run on every try: nothing to resume either
         if durable is not None:  # forwarded only when set, so default_args reach it on every version
             kwargs["durable"] = durable
         super().__init__(
@@ -222,12 +211,15 @@ class TriggerTaskOperator(ResumableJobMixin, TaskRunsOperator):
         """Trigger the task (or re-attach to the run this task already started) and publish its id."""
         self._check_inputs()
         options = self._options()
+        key = self.idempotency_key_for(context)
+        if key is not None:
+            options["idempotency_key"] = key
         self.feed_tag = self._tag_for_feed(context, options)
         try:
             result = self.hook.tasks.trigger(self.task_identifier, self.payload, **options)
         except NotFoundError as exc:
             raise task_not_found(self.task_identifier, self.hook) from exc
-        run_id = self._reuse_or_restart(result.id, options) if result.is_cached else result.id
+        run_id = self._reuse_or_restart(result.id, key, options) if result.is_cached else result.id
         self._publish(context, run_id)
         return run_id
 
@@ -242,10 +234,10 @@ class TriggerTaskOperator(ResumableJobMixin, TaskRunsOperator):
         options["tags"] = tags
         return tag
 
-    def _reuse_or_restart(self, run_id: str, options: dict[str, Any]) -> str:
+    def _reuse_or_restart(self, run_id: str, key: str | None, options: dict[str, Any]) -> str:
         """Re-attach to a cached run, unless it ended badly (e.g. canceled): then reset its key, restart."""
         status = status_name(self.hook.runs.retrieve(run_id))
-        if status not in FAILURE or self.idempotency_key is None:
+        if status not in FAILURE or key is None:
             self.log.info(
                 "Re-attached to run %s (%s), started earlier with the same idempotency key", run_id, status
             )
@@ -253,15 +245,15 @@ class TriggerTaskOperator(ResumableJobMixin, TaskRunsOperator):
         self.log.info(
             "Run %s for this idempotency key ended %s; resetting the key, starting a new run", run_id, status
         )
-        self.hook.client.idempotency_keys.reset(self.idempotency_key, task_identifier=self.task_identifier)
+        self.hook.client.idempotency_keys.reset(key, task_identifier=self.task_identifier)
         return str(self.hook.tasks.trigger(self.task_identifier, self.payload, **options).id)
 
     # -- waiting ----------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> Any:
         if not self.wait_for_completion:
-            run_id = self.submit_job(context)
-            self._finished = True
+            run_id = self.trigger_run(context)
+            self.log.info("Triggered %s: run %s: %s", self.task_identifier, run_id, self.hook.run_url(run_id))
             return run_id
         # ResumableJobMixin (Airflow 3.3+): the run id goes to the task state store before the wait, so
         # a retry after a crash resumes that run. Its resumed path returns None: the result comes from
@@ -271,23 +263,29 @@ class TriggerTaskOperator(ResumableJobMixin, TaskRunsOperator):
 
     # -- ResumableJobMixin: trigger / status / wait / result ---------------------------------------
 
-    def submit_job(self, context: Context) -> str:
+    def submit_job(self, context: Context) -> dict[str, Any]:
+        """Trigger the run; the stored id carries the clear it belongs to (see ``get_job_status``)."""
         run_id = self.trigger_run(context)
         self.log.info("Triggered %s: run %s: %s", self.task_identifier, run_id, self.hook.run_url(run_id))
-        return run_id
+        return {"run_id": run_id, "clear": clear_generation(context)}
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
-        """Status of the run an earlier try stored; ``NOT_FOUND`` (a fresh trigger follows) if it is gone."""
-        self.run_id = str(external_id)  # on_kill can cancel it from here on
+        """Status of the run an earlier try stored: ``CLEARED`` when the task was cleared since (a clear
+        does the work again), ``NOT_FOUND`` when it is gone; both make the mixin trigger a new run."""
+        run_id, generation = _stored(external_id)
+        if generation != clear_generation(context):
+            self.log.info("Run %s was started before this task was cleared; starting a new run", run_id)
+            return CLEARED
+        self.run_id = run_id
         try:
-            run = self.hook.runs.retrieve(self.run_id, request_options=LOOKUP_REQUEST)
+            run = self.hook.runs.retrieve(run_id, request_options=LOOKUP_REQUEST)
         except NotFoundError:
-            self.log.warning("Run %s stored by an earlier try no longer exists", self.run_id)
+            self.log.warning("Run %s stored by an earlier try no longer exists", run_id)
             return NOT_FOUND
         return status_name(run)
 
     def is_job_active(self, status: str) -> bool:
-        return status != NOT_FOUND and status not in TERMINAL
+        return status not in (NOT_FOUND, CLEARED) and status not in TERMINAL
 
     def is_job_succeeded(self, status: str) -> bool:
         return status in SUCCESS
@@ -295,8 +293,8 @@ class TriggerTaskOperator(ResumableJobMixin, TaskRunsOperator):
     def get_job_result(self, external_id: Any, context: Context) -> Any:
         """The result, also when an earlier try's run had already completed (nothing polled in this try)."""
         if not self._finished:
-            run_id = self._resumed(context, str(external_id))
-            self._finish(context, "success", self.hook.runs.retrieve(run_id), self.hook.run_url(run_id))
+            run_id = self._resumed(context, _stored(external_id)[0])
+            self._finish(context, self.hook.runs.retrieve(run_id).output, run_id)
         return self._result
 
     def _resumed(self, context: Context, run_id: str) -> str:
@@ -307,54 +305,35 @@ class TriggerTaskOperator(ResumableJobMixin, TaskRunsOperator):
         return run_id
 
     def _publish(self, context: Context, run_id: str) -> None:
+        """The run id and URL to XCom at once, the "View run" link included (Airflow writes links only
+        when a task ends: a person watching a long wait needs it now)."""
         self.run_id = self._published = run_id
-        context["ti"].xcom_push(key=RUN_ID_XCOM_KEY, value=run_id)
-        context["ti"].xcom_push(key=RUN_URL_XCOM_KEY, value=self.hook.run_url(run_id))
+        self.watching(context, [run_id])
+        url = self.hook.run_url(run_id)
+        ti = context["ti"]
+        ti.xcom_push(key=RUN_ID_XCOM_KEY, value=run_id)
+        ti.xcom_push(key=RUN_URL_XCOM_KEY, value=url)
+        ti.xcom_push(key=TriggerRunLink().xcom_key, value=url)
 
     def poll_until_complete(self, external_id: Any, context: Context) -> Any:
         """Wait for the run here or deferred in the triggerer; raises when it fails."""
-        run_id = self._resumed(context, str(external_id))
-        url = self.hook.run_url(run_id)
-        watch = RunWatch(run_id, url=url, log=self.log)
-        if self.deferrable:
-            run = self.hook.runs.retrieve(run_id)
-            if (outcome := watch.outcome(run)) is not None:
-                return self._finish(context, outcome, run, url)
-            self.defer(
-                trigger=TriggerRunTrigger(
-                    run_id,
-                    trigger_conn_id=self.trigger_conn_id,
-                    poll_interval=self.poll_interval,
-                    end_time=None if self.timeout is None else time.time() + self.timeout,
-                    cancel_on_kill=self.cancel_on_kill,
-                    run_url=url,
-                    wait_mode=self.wait_mode,
-                    feed_tag=self.feed_tag,
-                ),
-                method_name="execute_complete",
-            )
-        started = time.monotonic()
-        if self.wait_mode == "realtime" and (
-            done := wait_for_run_realtime(self.hook.client, watch, timeout=self.timeout, log=self.log)
-        ):
-            return self._finish(context, *done, url)
-        left = None if self.timeout is None else max(0.0, self.timeout - (time.monotonic() - started))
-        outcome, run = wait_for_run(
-            self.hook.runs.retrieve, watch, poll_interval=self.poll_interval, timeout=left
-        )
-        return self._finish(context, outcome, run, url)
-
-    def _finish(self, context: Context, outcome: str, run: Run, url: str) -> Any:
+        run_id = self._resumed(context, _stored(external_id)[0])
+        result = self.wait_for(context, [run_id])
+        self.wait_over()
         self._finished = True
-        if outcome != "success":
-            raise_for_failure(run.id, status_name(run), error_message(run), url)
-        return self._succeeded(context, run.id, run_output(run))
+        result.raise_unless_success(self.hook.run_url)
+        return self._finish(context, result.outputs.get(run_id), run_id)
+
+    def _finish(self, context: Context, output: Any, run_id: str) -> Any:
+        self._finished = True
+        return self._succeeded(context, run_id, output)
 
     def _succeeded(self, context: Context, run_id: str, output: Any) -> Any:
         """The task's return value once its run completed: the one exit for the worker and deferred paths.
 
         Asset outlets get the run's id, status, URL and (small) output as their event's ``extra``.
         """
+        check_xcom_size(output, what="output", run_id=run_id, push=self.do_xcom_push)
         self._result = output
         attach_to_outlets(
             self,
@@ -370,29 +349,18 @@ class TriggerTaskOperator(ResumableJobMixin, TaskRunsOperator):
         return output
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Resume after the trigger fired: validate its event, then return the output or fail."""
-        if (
-            not isinstance(event, dict)
-            or event.get("status") not in EVENT_STATUSES
-            or not event.get("run_id")
-        ):
-            raise AirflowException(f"Unexpected event from the Trigger.dev wait trigger: {event!r}")
-        run_id = str(event["run_id"])
+        """Resume after the trigger fired: the output, or the error the wait ended in."""
+        result = self.resumed(context, event)
+        run_id = result.run_ids[0]
         self.run_id = run_id
         self._finished = True
-        url = self.hook.run_url(run_id)
-        status, message = event["status"], str(event.get("message") or "")
-        if status == "success":
-            output = event["output"] if "output" in event else run_output(self.hook.runs.retrieve(run_id))
-            return self._succeeded(context, run_id, output)
-        if status == "failed":
-            raise_for_failure(run_id, str(event.get("run_status")), message, url)
-        if status == "timeout":
-            raise TriggerWaitTimeoutError(f"{message} ({url}); the run keeps going.")
-        raise AirflowException(f"Waiting for Trigger.dev run {run_id} failed: {message} ({url})")
+        result.raise_unless_success(self.hook.run_url)
+        return self._succeeded(context, run_id, result.outputs.get(run_id))
 
-    def on_kill(self) -> None:
-        """Cancel the remote run (best effort, bounded) when the task is killed while waiting."""
-        if not self.cancel_on_kill or self.run_id is None or self._finished:
-            return
-        cancel_run(self.hook, self.run_id, self.log)
+
+def _stored(external_id: Any) -> tuple[str, int]:
+    """``(run_id, clear generation)`` of a stored id: ``{"run_id", "clear"}``, or a bare id (stored
+    by earlier versions, taken as generation 1)."""
+    if isinstance(external_id, dict):
+        return str(external_id.get("run_id")), int(external_id.get("clear") or 1)
+    return str(external_id), 1

@@ -9,7 +9,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
-    AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
@@ -18,35 +17,35 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_trigger.client import NotFoundError
+from airflow_provider_trigger._compat import SoftFailOnDeferralTimeout
+from airflow_provider_trigger.exceptions import TriggerWaitError
 from airflow_provider_trigger.hooks import TriggerHook
-from airflow_provider_trigger.triggers._wait import (
+from airflow_provider_trigger.triggers.engine.incidents import READ_REQUEST, Incident
+from airflow_provider_trigger.triggers.engine.realtime import check_wait_mode
+from airflow_provider_trigger.triggers.engine.result import ERROR, FAILED, SUCCESS, TIMEOUT, WaitResult
+from airflow_provider_trigger.triggers.engine.statuses import (
     TERMINAL,
+    RunSet,
     RunWatch,
-    TriggerWaitTimeoutError,
     check_statuses,
-    check_wait_mode,
     error_message,
     failure_text,
-    run_output,
-    status_name,
-    wait_for_run_realtime,
 )
-from airflow_provider_trigger.triggers.runs import EVENT_STATUSES, TriggerRunTrigger
+from airflow_provider_trigger.triggers.engine.worker import wait_in_worker
+from airflow_provider_trigger.triggers.runs import TriggerRunTrigger
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_trigger.client import Run
 
-
-class TriggerRunSensor(BaseSensorOperator):
+class TriggerRunSensor(SoftFailOnDeferralTimeout, BaseSensorOperator):
     """Wait until a Trigger.dev run reaches one of ``target_statuses``; its output becomes the XCom value.
 
     A run in one of ``failure_statuses`` (by default every terminal status that is not a target) fails
     the sensor at once, without retries. A timeout raises Airflow's sensor timeout, so ``soft_fail``
-    turns it into a skip, in poke, reschedule and deferrable modes alike. Statuses unknown to this
-    provider (a newer server) keep the sensor waiting, with one warning.
+    turns it into a skip, in poke, reschedule and deferrable modes alike; ``soft_fail`` never skips on
+    an infrastructure error (:class:`~airflow_provider_trigger.exceptions.TriggerWaitError`). API
+    incidents are waited out until the timeout. Statuses unknown to this provider keep it waiting.
 
     :param run_id: the ``run_…`` id to watch. Templated, e.g.
         ``"{{ ti.xcom_pull(task_ids='trigger', key='run_id') }}"``.
@@ -96,42 +95,42 @@ class TriggerRunSensor(BaseSensorOperator):
             log=self.log,
             target_statuses=self.target_statuses,
             failure_statuses=self.failure_statuses,
+            environment=self.hook.environment,
         )
+
+    @cached_property
+    def _incident(self) -> Incident:
+        return Incident(f"run {self.run_id}", self.log)
 
     def _check_run_id(self) -> None:
         if not isinstance(self.run_id, str) or not self.run_id.startswith("run_"):
             raise ValueError(f"run_id must be a Trigger.dev run id starting with 'run_', got {self.run_id!r}")
 
-    def _retrieve(self) -> Run:
-        try:
-            return self.hook.runs.retrieve(self.run_id)
-        except NotFoundError as exc:
-            raise AirflowFailException(
-                f"Trigger.dev run {self.run_id} was not found in this environment (404); check the run id "
-                f"and that connection {self.trigger_conn_id!r} uses the environment the run belongs to."
-            ) from exc
+    def _failed(self, status: str | None, message: str) -> AirflowFailException:
+        return AirflowFailException(failure_text(self.run_id, str(status), message, self._watch.url))
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
+        """One look; an API incident is a "not yet" (logged once), a permanent error fails the task."""
         self._check_run_id()
-        run = self._retrieve()
+        try:
+            run = self.hook.runs.retrieve(self.run_id, request_options=READ_REQUEST)
+        except Exception as exc:
+            self._incident.failed(exc, self.poke_interval)  # raises when permanent
+            return False
+        self._incident.recovered()
         outcome = self._watch.outcome(run)
         if outcome == "failed":
-            raise AirflowFailException(
-                failure_text(self.run_id, status_name(run), error_message(run), self._watch.progress.url)
-            )
+            raise self._failed(self._watch.last_status, error_message(run))
         if outcome == "success":
-            return PokeReturnValue(is_done=True, xcom_value=run_output(run))
+            return PokeReturnValue(is_done=True, xcom_value=run.output)
         return False
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             if self.wait_mode == "realtime" and self.mode == "poke":
                 self._check_run_id()
-                found, output = self._wait_realtime()
-                if found:
-                    return output
+                return self._verdict(self._wait_in_worker())
             return super().execute(context)
-        started = time.time()
         try:
             done = self.poke(context)
         except AirflowFailException as exc:  # as BaseSensorOperator.execute treats a failing poke
@@ -145,48 +144,58 @@ class TriggerRunSensor(BaseSensorOperator):
                 self.run_id,
                 trigger_conn_id=self.trigger_conn_id,
                 poll_interval=self.poke_interval,
-                end_time=started + self.timeout,
+                end_time=time.time() + self.timeout,
                 target_statuses=sorted(self.target_statuses),
                 failure_statuses=sorted(self.failure_statuses),
                 cancel_on_kill=False,
-                run_url=self._watch.progress.url,
+                run_url=self._watch.url,
                 wait_mode=self.wait_mode,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
         )
 
-    def _wait_realtime(self) -> tuple[bool, Any]:
-        """``(True, output)`` once the run reached a target status over the realtime feed;
-        ``(False, None)`` when the sensor must poke instead. Failures and timeouts raise as pokes do."""
-        try:
-            done = wait_for_run_realtime(self.hook.client, self._watch, timeout=self.timeout, log=self.log)
-        except TriggerWaitTimeoutError as exc:
-            if self.soft_fail:
-                raise AirflowSkipException(f"Skipping due to soft_fail: {exc}") from exc
-            raise AirflowSensorTimeout(f"Sensor has timed out: {exc}") from exc
-        if done is None:
-            return False, None
-        outcome, run = done
-        if outcome == "failed":
-            text = failure_text(self.run_id, status_name(run), error_message(run), self._watch.progress.url)
-            if self.soft_fail or getattr(self, "never_fail", False):
-                raise AirflowSkipException(f"Skipping due to soft_fail: {text}")
-            raise AirflowFailException(text)
-        return True, run_output(run)
+    def _wait_in_worker(self) -> WaitResult:
+        return wait_in_worker(
+            self.hook.client,
+            RunSet([self._watch]),
+            poll_interval=self.poke_interval,
+            deadline=time.time() + self.timeout,
+            wait_mode="realtime",
+            log=self.log,
+            what=f"run {self.run_id}",
+        )
+
+    def _verdict(self, result: WaitResult) -> Any:
+        """The output, or the error a sensor raises (``soft_fail`` skips timeouts and failed runs)."""
+        if result.status == SUCCESS:
+            if self.run_id in result.outputs:
+                return result.outputs[self.run_id]
+            return self.hook.runs.retrieve(self.run_id).output
+        if result.status == ERROR:
+            raise TriggerWaitError(result.message)
+        if result.status == TIMEOUT:
+            error: Exception = AirflowSensorTimeout(f"Sensor has timed out: {result.message}")
+        else:
+            error = self._failed(result.statuses.get(self.run_id), result.message)
+        if self.soft_fail or getattr(self, "never_fail", False):
+            raise AirflowSkipException(f"Skipping due to soft_fail: {error}") from error
+        raise error
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Resume after the trigger fired: validate its event, then return the output or fail."""
-        if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES:
-            raise AirflowException(f"Unexpected event from the Trigger.dev wait trigger: {event!r}")
-        status, message = event["status"], str(event.get("message") or "")
-        url = self.hook.run_url(self.run_id)
-        if status == "success":
-            if "output" in event:
-                return event["output"]
-            return run_output(self.hook.runs.retrieve(self.run_id))
-        if status == "failed":
-            raise AirflowFailException(failure_text(self.run_id, str(event.get("run_status")), message, url))
-        if status == "timeout":
-            raise AirflowSensorTimeout(f"Sensor has timed out: {message} ({url})")
-        raise AirflowException(f"Waiting for Trigger.dev run {self.run_id} failed: {message} ({url})")
+        """Resume after the trigger fired: the output, or the error the wait ended in."""
+        result = WaitResult.from_event(event, f"run {self.run_id}")
+        if result.status == FAILED:
+            raise self._failed(result.statuses.get(self.run_id), result.message)
+        if result.status == TIMEOUT:
+            raise AirflowSensorTimeout(f"Sensor has timed out: {result.message}")
+        return self._verdict(result)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """As Airflow's, except that an infrastructure error is never skipped by ``soft_fail``."""
+        try:
+            return super().resume_execution(next_method, next_kwargs, context)
+        except AirflowSkipException as exc:
+            if isinstance(exc.__cause__, TriggerWaitError):
+                raise exc.__cause__ from None
+            raise

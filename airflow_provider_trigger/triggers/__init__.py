@@ -1,10 +1,15 @@
-"""Triggers: deferrable waits on Trigger.dev runs, and the run watcher that starts DAGs (AssetWatcher)."""
+"""Triggers: deferrable waits on Trigger.dev runs, and the run watcher that starts DAGs (AssetWatcher).
+
+The waiting itself lives in :mod:`airflow_provider_trigger.triggers.engine`, shared with the operators
+and the sensor; the errors a wait ends in are in :mod:`airflow_provider_trigger.exceptions`.
+"""
 
 from __future__ import annotations
 
-from airflow_provider_trigger.triggers._wait import (
+from airflow_provider_trigger.exceptions import (
     TriggerRunCanceledError,
     TriggerRunFailedError,
+    TriggerWaitError,
     TriggerWaitTimeoutError,
 )
 from airflow_provider_trigger.triggers.events import TriggerRunEventTrigger
@@ -16,5 +21,6 @@ __all__ = [
     "TriggerRunEventTrigger",
     "TriggerRunFailedError",
     "TriggerRunTrigger",
+    "TriggerWaitError",
     "TriggerWaitTimeoutError",
 ]

@@ -5,26 +5,29 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
+from airflow_provider_trigger._compat import AIRFLOW_V_3_3_PLUS, needs_airflow
 from airflow_provider_trigger.client import KeyKind
 from airflow_provider_trigger.hooks import TriggerHook
-from airflow_provider_trigger.triggers._wait import TERMINAL, run_output, status_name
+from airflow_provider_trigger.triggers.cursor import RunCursor, finished_time
+from airflow_provider_trigger.triggers.engine.incidents import Incident
+from airflow_provider_trigger.triggers.engine.statuses import TERMINAL, status_name
 
 if TYPE_CHECKING:
     from airflow_provider_trigger.client import AsyncTriggerClient, Run
 
 CLASSPATH = "airflow_provider_trigger.triggers.events.TriggerRunEventTrigger"
 CURSOR_KEY_PREFIX = "trigger.dev/runs"
-CURSOR_VERSION = 1
-MAX_SEEN_RUN_IDS = 500
-"""Run ids kept in the cursor; with ~60 bytes each this stays far under ``max_value_storage_bytes``."""
+EVENT_PERSIST_DELAY = 3.0
+"""Seconds between handing an event to the triggerer and storing the cursor that marks it announced:
+the triggerer sends its events to Airflow about once a second, and a cursor stored before Airflow
+persisted the event would lose it if the triggerer died in between."""
 DEFAULT_MAX_OUTPUT_BYTES = 4096
 """Outputs up to this size (JSON) ride in asset events; larger ones are left out (fetch them by run id)."""
 
@@ -40,69 +43,11 @@ def small_output(output: Any, max_bytes: int = DEFAULT_MAX_OUTPUT_BYTES) -> dict
     return {"output": output}
 
 
-def finished_time(run: Run) -> datetime | None:
-    """When a terminal run ended: ``finishedAt``, else ``expiredAt`` (EXPIRED runs), else ``updatedAt``."""
-    when = run.finished_at or run.expired_at or run.updated_at
-    if when is not None and when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when
-
-
 def _names(value: str | Sequence[str] | None, what: str) -> list[str]:
     items = [value] if isinstance(value, str) else list(value or [])
     if any(not isinstance(item, str) or not item.strip() for item in items):
         raise ValueError(f"{what} must be non-empty strings, got {items!r}")
     return sorted(set(items))
-
-
-@dataclass
-class RunCursor:
-    """Where the watcher is: runs that ended at or before ``after`` are old, and so are ``seen`` ones.
-
-    ``seen`` maps run id → finished time (ISO) of the runs already announced (or already ended when
-    the watcher first started) that ended after ``after``. ``after`` trails the newest of them by the
-    watcher's ``settle_time``, so a run that is listed late, but within that window, still fires once.
-    """
-
-    after: datetime | None = None
-    seen: dict[str, str] = field(default_factory=dict)
-
-    def is_new(self, run_id: str, finished: datetime) -> bool:
-        return run_id not in self.seen and (self.after is None or finished > self.after)
-
-    def add(self, run_id: str, finished: datetime, settle_time: float) -> None:
-        """Mark a run as announced; move ``after`` up and forget ids that fell below it."""
-        ended = {run: datetime.fromisoformat(when) for run, when in self.seen.items()}
-        ended[run_id] = finished
-        floor = max(ended.values()) - timedelta(seconds=settle_time)
-        if self.after is None or floor > self.after:
-            self.after = floor
-        newest_first = sorted(((when, run) for run, when in ended.items() if when > floor), reverse=True)
-        if len(newest_first) > MAX_SEEN_RUN_IDS:  # forget the oldest ids: runs that old count as seen
-            self.after = max(self.after, newest_first[MAX_SEEN_RUN_IDS][0])
-            newest_first = newest_first[:MAX_SEEN_RUN_IDS]
-        self.seen = {run: when.isoformat() for when, run in newest_first}
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": CURSOR_VERSION,
-            "after": None if self.after is None else self.after.isoformat(),
-            "seen": dict(self.seen),
-        }
-
-    @classmethod
-    def from_json(cls, value: Any) -> RunCursor:
-        """Parse a stored cursor; raises ``ValueError`` when it has another shape."""
-        if not isinstance(value, dict) or value.get("version") != CURSOR_VERSION:
-            raise ValueError(f"not a version-{CURSOR_VERSION} cursor: {value!r}")
-        after, seen = value.get("after"), value.get("seen")
-        if not (after is None or isinstance(after, str)) or not isinstance(seen, dict):
-            raise ValueError(f"malformed cursor: {value!r}")
-        parsed = {str(run): datetime.fromisoformat(str(when)) for run, when in seen.items()}
-        return cls(
-            None if after is None else datetime.fromisoformat(after),
-            {run: when.isoformat() for run, when in parsed.items()},
-        )
 
 
 class TriggerRunEventTrigger(BaseEventTrigger):
@@ -122,8 +67,9 @@ class TriggerRunEventTrigger(BaseEventTrigger):
     it announced since) in the asset's ``asset_state_store`` (Airflow 3.3+) under a key derived from
     its connection, task identifiers, tags and statuses, so a triggerer restart, a redeploy or another
     triggerer taking over continues where it stopped; changing ``poll_interval`` or ``include_output``
-    keeps the cursor. The cursor is saved right after each event is handed to the triggerer
-    (at-least-once: a triggerer killed between the two fires that one run again). Before Airflow 3.3,
+    keeps the cursor. The cursor is stored one poll after an event is handed to the triggerer, and at
+    least ``EVENT_PERSIST_DELAY`` (3 s) later, once Airflow has persisted the event: a triggerer killed
+    in between fires that run again on restart (at-least-once), never loses it. Before Airflow 3.3,
     or when two assets share one watcher trigger (identical kwargs: Airflow then refuses the store's
     shorthand with ``ValueError``), the cursor lives in memory: a restart starts again from "now",
     so nothing fires twice but runs that end while the watcher is down are not announced. The stored
@@ -134,8 +80,10 @@ class TriggerRunEventTrigger(BaseEventTrigger):
     Runs are looked for among those created at most ``lookback`` seconds before the cursor, so a run
     that takes longer than ``lookback`` from trigger to end is never announced.
 
-    **Errors.** API or connection errors are retried inside ``run()`` with exponential backoff (from
-    ``poll_interval`` up to ``max_backoff`` seconds), logged, and never turned into events.
+    **Errors.** API incidents (5xx, 429, connection errors…) are waited out inside ``run()`` with
+    backoff (at least ``poll_interval``, at most ``max_backoff`` seconds), logged when they start and
+    end, and never turned into events; a permanent error (401/403, a misconfigured connection) ends the
+    watcher with a clear message, as every wait of this provider does.
 
     :param task_identifier: task id(s) to watch (any of them).
     :param tags: run tag(s) to watch (runs with any of them). With both, a run must match both filters.
@@ -235,10 +183,8 @@ class TriggerRunEventTrigger(BaseEventTrigger):
     def _store(self) -> Any:
         store = getattr(self, "asset_state_store", None)
         if store is None and self._memory_only_reason is None:
-            self._memory_only(
-                "no asset_state_store (Airflow < 3.3, or not run by an AssetWatcher): "
-                "a triggerer restart starts again from now"
-            )
+            why = "not run by an AssetWatcher" if AIRFLOW_V_3_3_PLUS else needs_airflow("3.3", "the store")
+            self._memory_only(f"no asset_state_store ({why}): a triggerer restart starts again from now")
         return None if self._memory_only_reason else store
 
     def _memory_only(self, reason: str) -> None:
@@ -347,7 +293,7 @@ class TriggerRunEventTrigger(BaseEventTrigger):
                 payload["output_omitted"] = "a personal access token cannot read run outputs"
             else:
                 client = await hook.get_async_client()
-                output = run_output(await client.runs.retrieve(run.id))
+                output = (await client.runs.retrieve(run.id)).output
                 payload.update(small_output(output, self.max_output_bytes))
         return payload
 
@@ -356,51 +302,52 @@ class TriggerRunEventTrigger(BaseEventTrigger):
         parts += [f"tags {', '.join(self.tags)}"] if self.tags else []
         return f"{'; '.join(parts)}; ending {', '.join(self.statuses)}"
 
-    def _log_retry(self, state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        delay = state.next_action.sleep if state.next_action else 0.0
-        self.log.warning(
-            "Watching Trigger.dev runs failed (attempt %d): %s: %s; retrying in %.1fs",
-            state.attempt_number,
-            type(error).__name__,
-            error,
-            delay,
-        )
-
     async def _next_batch(
-        self, hook: TriggerHook, cursor: RunCursor | None
+        self, hook: TriggerHook, cursor: RunCursor | None, incident: Incident
     ) -> tuple[RunCursor, list[tuple[Run, dict[str, Any]]]]:
-        """Start (first call) and poll once, retrying every error with backoff until it works."""
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(Exception),
-            wait=wait_exponential(
-                multiplier=self.poll_interval, min=self.poll_interval, max=self.max_backoff
-            ),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
+        """Start (first call) and poll once. API incidents are waited out with backoff up to
+        ``max_backoff`` (logged when they start and end); a permanent error ends the watcher loudly."""
+        while True:
+            try:
                 if cursor is None:
                     cursor = await self._start(hook)
-                return cursor, await self._new_runs(hook, cursor)
-        raise AssertionError("unreachable: the retry loop only ends by returning")  # pragma: no cover
+                batch = await self._new_runs(hook, cursor)
+            except Exception as exc:
+                delay = incident.failed(exc, max(self.poll_interval, self.max_backoff))
+                await asyncio.sleep(max(delay, self.poll_interval))
+                continue
+            incident.recovered()
+            return cursor, batch
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = TriggerHook(trigger_conn_id=self.trigger_conn_id)
         cursor: RunCursor | None = None
-        while True:
-            cursor, batch = await self._next_batch(hook, cursor)
-            for run, payload in batch:
-                self.log.info(
-                    "Trigger.dev run %s of %s ended %s: %s",
-                    run.id,
-                    run.task_identifier,
-                    payload["status"],
-                    payload["run_url"],
-                )
-                yield TriggerEvent(payload)
-                # Saved after the hand-over: at-least-once if the triggerer dies right here.
-                cursor.add(run.id, finished_time(run) or datetime.now(UTC), self.settle_time)
-                await self._save_cursor(cursor)
-            await asyncio.sleep(self.poll_interval)
+        incident = Incident(f"Trigger.dev runs ({self._describe()})", self.log)
+        unsaved: list[tuple[float, RunCursor]] = []  # (handed over at, the cursor just after)
+        try:
+            while True:
+                cursor, batch = await self._next_batch(hook, cursor, incident)
+                for run, payload in batch:
+                    self.log.info(
+                        "Trigger.dev run %s of %s ended %s: %s",
+                        run.id,
+                        run.task_identifier,
+                        payload["status"],
+                        payload["run_url"],
+                    )
+                    yield TriggerEvent(payload)
+                    # In memory at once (the next poll must not announce it again); stored only once
+                    # Airflow has had time to persist the event, so a crash never loses it.
+                    cursor.add(run.id, finished_time(run) or datetime.now(UTC), self.settle_time)
+                    unsaved.append((time.monotonic(), RunCursor.from_json(cursor.to_json())))
+                await asyncio.sleep(self.poll_interval)
+                await self._save_ripe(unsaved)
+        finally:  # a stop keeps the events that had time to be persisted
+            await asyncio.shield(self._save_ripe(unsaved))
+
+    async def _save_ripe(self, unsaved: list[tuple[float, RunCursor]]) -> None:
+        """Store the newest cursor whose events were handed over ``EVENT_PERSIST_DELAY`` ago or more."""
+        ripe = [c for handed_over, c in unsaved if time.monotonic() - handed_over >= EVENT_PERSIST_DELAY]
+        if ripe:
+            del unsaved[: len(ripe)]
+            await self._save_cursor(ripe[-1])

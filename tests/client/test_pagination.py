@@ -7,6 +7,9 @@ import pytest
 from airflow_provider_trigger.client import CursorPage, OffsetPage, TriggerClient, TriggerClientError
 from airflow_provider_trigger.emulator import EmulatorServer
 
+# These tests are about list filters and pages, not the replica lag (test_production covers it).
+pytestmark = pytest.mark.usefixtures("no_list_lag")
+
 
 def _runs(client: TriggerClient, n: int, tag: str = "t") -> list[str]:
     return [client.tasks.trigger("hello-world", {"i": i}, tags=[tag]).id for i in range(n)]

@@ -146,8 +146,10 @@ def test_deployments_current(client: TriggerClient, emulator: EmulatorServer) ->
 
 def test_batches_retrieve_and_results(client: TriggerClient) -> None:
     result = client.tasks.batch_trigger("hello-world", [{"payload": 1}, {"payload": 2}])
+    processed = client.batches.wait_until_processed(result.id, timeout=30)
     batch = client.batches.retrieve(result.id)
-    assert batch.id == result.id and batch.run_count == 2 and batch.runs == result.run_ids
+    assert batch.id == result.id and batch.run_count == 2 and batch.runs == processed.run_ids
+    assert len(processed.run_ids) == 2
     assert client.batches.results(result.id).id == result.id
 
 

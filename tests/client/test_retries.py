@@ -172,6 +172,7 @@ def test_connection_errors_end_in_api_connection_error(sleeps: list[float]) -> N
     assert len(sleeps) == 4
 
 
+@pytest.mark.usefixtures("no_list_lag")  # counts runs through the list right away
 def test_dropped_after_applying_does_not_duplicate_the_run(
     client: TriggerClient, emulator: EmulatorServer, sleeps: list[float]
 ) -> None:

@@ -50,7 +50,7 @@ def test_trigger_sends_every_option_in_camel_case(client: TriggerClient, emulato
         max_duration=600,
         metadata={"m": 1},
         machine="small-1x",
-        version="20250101.1",
+        version="20260101.1",
         priority=10,
         region="eu",
         test=True,
@@ -72,7 +72,7 @@ def test_trigger_sends_every_option_in_camel_case(client: TriggerClient, emulato
             "maxDuration": 600,
             "metadata": {"m": 1},
             "machine": "small-1x",
-            "lockToVersion": "20250101.1",
+            "lockToVersion": "20260101.1",
             "priority": 10,
             "region": "eu",
             "test": True,
@@ -122,7 +122,7 @@ def test_batch_trigger_two_phases_and_run_ids(client: TriggerClient, emulator: E
     items.append({"payload": {"i": 5}, "options": {"idempotency_key": "own", "tags": "t"}})
     result = client.tasks.batch_trigger("hello-world", items, idempotency_key="batch-1")
     assert result.batch_id.startswith("batch_") and result.run_count == 6
-    assert len(result.run_ids) == 6 and len(set(result.run_ids)) == 6
+    assert result.run_ids == []  # returned at once, as the SDK does: no run ids before processing
     create, stream = (r for r in emulator.requests.all() if r.method == "POST")
     assert create.path == "/api/v3/batches"
     assert create.json == {
@@ -141,7 +141,7 @@ def test_batch_trigger_two_phases_and_run_ids(client: TriggerClient, emulator: E
     assert lines[5]["options"]["idempotencyKey"] == hash_key(["own"])
     assert lines[5]["options"]["idempotencyKeyOptions"] == {"key": "own", "scope": "run"}
     assert lines[5]["options"]["tags"] == ["t"]
-    assert client.batches.retrieve(result.id).runs == result.run_ids
+    assert len(emulator.requests) == 2  # create + items: nothing claims run ids it cannot have
 
 
 def test_cached_batch_skips_the_item_stream(client: TriggerClient, emulator: EmulatorServer) -> None:
@@ -152,14 +152,14 @@ def test_cached_batch_skips_the_item_stream(client: TriggerClient, emulator: Emu
     assert not [r for r in emulator.requests.all() if r.path.endswith("/items")]
 
 
-def test_batch_without_fetching_run_ids_is_two_requests(
+def test_batch_waiting_until_processed_gets_run_ids_in_item_order(
     client: TriggerClient, emulator: EmulatorServer
 ) -> None:
     result = client.tasks.batch_trigger(
-        "hello-world", [{"payload": i} for i in range(50)], fetch_run_ids=False
+        "hello-world", [{"payload": i} for i in range(50)], wait_until_processed=30
     )
-    assert result.run_ids == [] and result.run_count == 50
-    assert len(emulator.requests) == 2
+    assert result.run_count == 50 and len(set(result.run_ids)) == 50
+    assert [client.runs.retrieve(r).payload for r in result.run_ids] == list(range(50))
 
 
 def test_unsealed_stream_is_resent_then_raises(scripted: Scripted, sleeps: list[float]) -> None:
@@ -186,10 +186,10 @@ def test_unsealed_then_sealed_succeeds(scripted: Scripted, sleeps: list[float]) 
     scripted.add(202, {"id": "batch_1", "runCount": 1, "isCached": False})
     scripted.add(200, {"id": "batch_1", "itemsAccepted": 0, "itemsDeduplicated": 0, "sealed": False})
     scripted.add(200, {"id": "batch_1", "itemsAccepted": 1, "itemsDeduplicated": 0, "sealed": True})
-    scripted.add(200, {"id": "batch_1", "status": "PROCESSING", "runCount": 1, "runs": ["run_a"]})
     client = TriggerClient("tr_dev_x", base_url=scripted.base_url, sleep=sleeps.append)
     result = client.tasks.batch_trigger("t", [{"payload": 1}])
-    assert result.run_ids == ["run_a"] and sleeps == [1.0]
+    assert (result.id, result.run_ids) == ("batch_1", []) and sleeps == [1.0]
+    assert len(scripted.received) == 3
 
 
 def test_batch_over_1000_items_refused(client: TriggerClient, emulator: EmulatorServer) -> None:

@@ -11,8 +11,10 @@ from .conftest import Api
 
 def test_missing_bearer_is_401_with_server_body(emulator: EmulatorServer) -> None:
     response = Api(emulator, None).get("/api/v1/runs")
-    assert response.status_code == 401
-    assert response.json() == {"error": "Invalid or Missing API key"}
+    assert response.status_code == 401  # the /api rate limiter answers first (apiRateLimit.server.ts)
+    assert response.json()["error"] == "No authorization header provided"
+    emulator.state.config.rate_limit = None  # without it, the route's own answer
+    assert Api(emulator, None).get("/api/v1/runs").json() == {"error": "Invalid or Missing API key"}
 
 
 def test_unknown_key_is_401(emulator: EmulatorServer) -> None:
@@ -22,6 +24,7 @@ def test_unknown_key_is_401(emulator: EmulatorServer) -> None:
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.usefixtures("no_list_lag")  # about env scoping, not the list's lag
 def test_each_secret_key_scopes_its_environment(emulator: EmulatorServer, env: str) -> None:
     api = Api(emulator, emulator.keys[env])
     run_id = api.trigger("scoped")
@@ -44,6 +47,7 @@ def test_legacy_routes_use_their_own_401_message(emulator: EmulatorServer) -> No
     assert response.json() == {"error": "Invalid or Missing API Key"}
 
 
+@pytest.mark.usefixtures("no_list_lag")  # about PAT auth, not the list's lag
 def test_pat_works_on_project_runs_and_secret_key_does_not(emulator: EmulatorServer, api: Api) -> None:
     run_id = api.trigger("hello")
     path = f"/api/v1/projects/{emulator.project_ref}/runs?filter[env]=dev"

@@ -129,6 +129,7 @@ def test_rate_limiter_token_bucket(emulator: EmulatorServer, api: Api) -> None:
     assert requests.get(emulator.base_url + "/_emulator/state", timeout=10).status_code == 200  # not /api
 
 
-def test_rate_limiter_off_by_default(api: Api) -> None:
-    response = api.get("/api/v1/runs")
-    assert "x-ratelimit-limit" not in response.headers
+def test_rate_limiter_on_by_default_and_can_be_turned_off(emulator: EmulatorServer, api: Api) -> None:
+    assert api.get("/api/v1/runs").headers["x-ratelimit-limit"] == "750"
+    emulator.state.config.rate_limit = None
+    assert "x-ratelimit-limit" not in api.get("/api/v1/runs").headers

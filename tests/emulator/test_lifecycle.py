@@ -174,9 +174,9 @@ def test_result_404_until_finished(api: Api, clock: ManualClock) -> None:
     assert (result["ok"], result["id"], result["output"], result["outputType"]) == (
         True,
         run_id,
-        '{"a":1}',
-        "application/json",
-    )
+        '{"json":{"a":1}}',
+        "application/super+json",
+    )  # the SDK stores outputs as superjson
 
 
 def test_paused_queue_holds_runs_until_resumed(api: Api, clock: ManualClock) -> None:

@@ -83,7 +83,8 @@ def test_single_run_native_protocol(emulator: EmulatorServer, api: Api) -> None:
     assert "T" in row["createdAt"] and not row["createdAt"].endswith("Z")
     assert all(v is None or isinstance(v, str) for v in row.values())
     done = shape.until(lambda r: r["completedAt"] is not None)
-    assert (done["status"], json.loads(done["output"])) == ("COMPLETED_SUCCESSFULLY", {"a": 1})
+    assert (done["status"], json.loads(done["output"])) == ("COMPLETED_SUCCESSFULLY", {"json": {"a": 1}})
+    assert done["outputType"] == "application/super+json"
     live = shape.responses[-1]
     assert "electric-cursor" in live.headers and "electric-schema" not in live.headers
     assert len(shape.responses) <= 5

@@ -8,6 +8,9 @@ from airflow_provider_trigger.emulator import EmulatorServer, ManualClock, TaskB
 
 from .conftest import Api
 
+# These tests are about list filters and pages, not the replica lag (test_production covers it).
+pytestmark = pytest.mark.usefixtures("no_list_lag")
+
 
 def _ids(response_json: dict) -> list[str]:  # type: ignore[type-arg]
     return [r["id"] for r in response_json["data"]]

@@ -40,13 +40,8 @@ def test_reset_clears_everything(emulator: EmulatorServer, api: Api) -> None:
     emulator.state.config.default_duration = 99
     emulator.reset()
     state = emulator.state
-    assert (state.runs, state.stores.schedules, state.stores.envvars, state.stores.queues, state.tasks) == (
-        {},
-        {},
-        {},
-        {},
-        {},
-    )
+    assert (state.runs, state.stores.schedules, state.stores.envvars, state.stores.queues) == ({}, {}, {}, {})
+    assert state.tasks["x"] == TaskBehaviour("x")  # the session's deployed tasks stay, behaviours reset
     assert len(emulator.requests) == 0 and emulator.faults.pending == []
     assert state.config.default_duration == 0.2
 
@@ -154,3 +149,14 @@ def test_stop_answers_held_realtime_requests() -> None:
     emu.stop()
     holder.join()
     assert results == [200]
+
+
+def test_command_line_deploys_the_example_tasks_or_the_ones_named() -> None:
+    from airflow_provider_trigger.emulator.__main__ import EXAMPLE_TASKS, build_server
+
+    default = build_server(["--port", "0"]).state
+    assert all(default.is_deployed(t) for t in EXAMPLE_TASKS) and not default.is_deployed("typo-task")
+    assert not default.config.lenient and default.config.rate_limit is not None
+    named = build_server(["--port", "0", "--task", "mine", "--queue", "shared", "--lenient"]).state
+    assert set(named.tasks) == {"mine"} and named.declared_queues == {"shared"}
+    assert named.config.lenient and named.is_deployed("typo-task")

@@ -32,15 +32,16 @@ class InProcessSupervisor:
         self.requests: list[Any] = []
 
     def send(self, msg: Any) -> Any:
-        from airflow.sdk.execution_time import comms, request_handlers
-
         self.requests.append(msg)
-        if isinstance(msg, comms.GetAssetStateStoreByName):
-            return request_handlers.handle_get_asset_state_store_by_name(self.client, msg)[0]
-        if isinstance(msg, comms.SetAssetStateStoreByName):
-            return request_handlers.handle_set_asset_state_store_by_name(self.client, msg)[0]
-        if isinstance(msg, comms.MaskSecret):
+        kind = type(msg).__name__
+        if kind == "MaskSecret":
             return None
+        if kind in {"GetAssetStateStoreByName", "SetAssetStateStoreByName"}:  # Airflow 3.3+
+            from airflow.sdk.execution_time import request_handlers
+
+            if kind == "GetAssetStateStoreByName":
+                return request_handlers.handle_get_asset_state_store_by_name(self.client, msg)[0]
+            return request_handlers.handle_set_asset_state_store_by_name(self.client, msg)[0]
         raise NotImplementedError(f"{type(msg).__name__} is not served in these tests")
 
     async def asend(self, msg: Any) -> Any:
@@ -94,18 +95,18 @@ class Triggerer:
 
         self.runner = TriggerRunner()
 
-    async def start(self, trigger_id: int, trigger: Any, assets: dict[str, str] | None = None) -> None:
-        from airflow.executors.workloads.trigger import RunTrigger
+    async def start(
+        self, trigger_id: int, trigger: Any, assets: dict[str, str] | None = None, *, task: str | None = None
+    ) -> None:
+        """``task``: the deferred task instance's task id (a wait trigger; watchers have none)."""
         from airflow.models.trigger import Trigger
 
+        from tests.airflow_compat import run_trigger_workload, task_instance_workload
+
+        ti = None if task is None else task_instance_workload(task)
         classpath, kwargs = trigger.serialize()
         self.runner.to_create.append(
-            RunTrigger(
-                id=trigger_id,
-                classpath=classpath,
-                encrypted_kwargs=Trigger.encrypt_kwargs(kwargs),
-                watched_assets=assets,
-            )
+            run_trigger_workload(trigger_id, classpath, Trigger.encrypt_kwargs(kwargs), assets, ti)
         )
         await self.runner.create_triggers()
         assert trigger_id in self.runner.triggers, "the triggerer refused the trigger"
@@ -114,20 +115,28 @@ class Triggerer:
         return self.runner.triggers[trigger_id]["task"]
 
     @property
+    def events(self) -> list[tuple[int, Any]]:
+        """``(trigger id, TriggerEvent)`` of every event so far (3.3 queues records, older minors tuples)."""
+        return [
+            (entry.trigger_id, entry.event) if hasattr(entry, "event") else tuple(entry)
+            for entry in self.runner.events
+        ]
+
+    @property
     def payloads(self) -> list[dict[str, Any]]:
-        return [dict(entry.event.payload) for entry in self.runner.events]
+        return [dict(event.payload) for _, event in self.events]
 
     async def stop(self, trigger_id: int, *, user_action: bool = False) -> None:
-        from airflow.jobs.triggerer_job_runner import _USER_ACTION_CANCEL_MSG
-
         if user_action:
+            from airflow.jobs.triggerer_job_runner import _USER_ACTION_CANCEL_MSG
+
+            assert _USER_ACTION_CANCEL_MSG  # the message cancel_triggers() sends for a user action (3.3+)
             self.runner.to_cancel.append(trigger_id)
             await self.runner.cancel_triggers()
         else:
             self.runner.triggers[trigger_id]["task"].cancel()
         await asyncio.gather(self.runner.triggers[trigger_id]["task"], return_exceptions=True)
         del self.runner.triggers[trigger_id]
-        assert _USER_ACTION_CANCEL_MSG  # the message cancel_triggers() sends for a user action
 
 
 async def wait_until(condition: Any, what: str, timeout: float = 30.0) -> None:

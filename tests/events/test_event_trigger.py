@@ -9,15 +9,11 @@ from typing import Any
 import pytest
 from airflow.models.trigger import Trigger
 from airflow.sdk import Asset, AssetWatcher
-from airflow.sdk._shared.module_loading import import_string
 from airflow.triggers.base import BaseEventTrigger
 
-from airflow_provider_trigger.triggers.events import (
-    MAX_SEEN_RUN_IDS,
-    RunCursor,
-    TriggerRunEventTrigger,
-    small_output,
-)
+from airflow_provider_trigger.triggers.cursor import MAX_SEEN_RUN_IDS, RunCursor
+from airflow_provider_trigger.triggers.events import TriggerRunEventTrigger, small_output
+from tests.airflow_compat import import_string
 
 
 def test_serialize_is_plain_deterministic_json_that_round_trips() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
 from airflow_provider_trigger.hooks import close_async_clients
+from tests.airflow_compat import run_trigger_workload, sync_bundle_to_db
 from tests.events.conftest import InProcessSupervisor, Triggerer, wait_until
 
 EXAMPLES = Path(__file__).parents[1] / "system"
@@ -22,14 +23,12 @@ ASSET = "trigger_dev_ingest_completed"
 def sync_dags_folder() -> None:
     """Parse the dags folder and write DAGs, assets and watcher triggers to the DB (the DAG processor)."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
 
     manager = DagBundlesManager()
     manager.sync_bundles_to_db()
     for bundle in manager.get_all_dag_bundles():
         bundle.initialize()
-        bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
-        sync_bag_to_db(bag, bundle.name, bundle.version)
+        sync_bundle_to_db(bundle)
 
 
 def unpause(dag_id: str) -> None:
@@ -43,7 +42,6 @@ def unpause(dag_id: str) -> None:
 async def test_ingest_completing_queues_a_transform_run(
     dags_folder: Path, emulator: EmulatorServer, supervisor: InProcessSupervisor
 ) -> None:
-    from airflow.executors.workloads.trigger import RunTrigger
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
     from airflow.models.trigger import Trigger
     from airflow.triggers.base import TriggerEvent
@@ -60,11 +58,11 @@ async def test_ingest_completing_queues_a_transform_run(
         [trigger] = asset.triggers
         # The DAG file polls every 30 s; the test keeps every other argument of the row.
         kwargs = {**Trigger._decrypt_kwargs(trigger.encrypted_kwargs), "poll_interval": 0.05}
-        workload = RunTrigger(
-            id=trigger.id,
-            classpath=trigger.classpath,
-            encrypted_kwargs=Trigger.encrypt_kwargs(kwargs),
-            watched_assets={a.name: a.uri for a in trigger.assets},
+        workload = run_trigger_workload(
+            trigger.id,
+            trigger.classpath,
+            Trigger.encrypt_kwargs(kwargs),
+            {a.name: a.uri for a in trigger.assets},
         )
 
     triggerer = Triggerer()
@@ -83,8 +81,8 @@ async def test_ingest_completing_queues_a_transform_run(
         await triggerer.stop(trigger.id)
         await close_async_clients()
 
-    [entry] = list(triggerer.runner.events)
-    Trigger.submit_event(entry.trigger_id, TriggerEvent(entry.event.payload))  # what the supervisor does
+    [(trigger_id, fired)] = triggerer.events
+    Trigger.submit_event(trigger_id, TriggerEvent(fired.payload))  # what the supervisor does
 
     with create_session() as session:
         [event] = session.query(AssetEvent).filter(AssetEvent.asset_id == asset.id).all()
@@ -99,7 +97,7 @@ def test_the_example_dags_run_with_dag_test(
     dags_folder: Path, airflow_db: Path, emulator: EmulatorServer
 ) -> None:
     """What the demo does with every example: ``ingest_now`` starts a run; ``transform`` by hand has none."""
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.airflow_compat import DagBag
 
     path = shutil.copy(EXAMPLES / "example_event_driven.py", dags_folder)
     bag = DagBag(dag_folder=str(path))

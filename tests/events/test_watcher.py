@@ -6,6 +6,7 @@ handlers the triggerer's supervisor uses → the in-process Execution API → th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -13,12 +14,12 @@ from typing import Any
 
 import pytest
 from airflow.sdk import Asset
-from airflow.sdk.execution_time.context import AssetStateStoreAccessors
 
 from airflow_provider_trigger.client import TriggerClient
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
 from airflow_provider_trigger.hooks import close_async_clients
 from airflow_provider_trigger.triggers import TriggerRunEventTrigger
+from tests.airflow_compat import AIRFLOW_VERSION_TEXT, needs_airflow_3_3, only_below_3_3
 from tests.events.conftest import InProcessSupervisor, Triggerer, make_active_asset, wait_until
 
 FAST = {"poll_interval": 0.05, "max_backoff": 0.2}
@@ -71,9 +72,20 @@ async def wait_ended(emulator: EmulatorServer, *run_ids: str) -> None:
     )
 
 
+# The run that ended "before" must be history when the watcher starts; with the list's replica lag it
+# can still look unfinished then (and fire later). That race is not what this test is about.
+@pytest.mark.usefixtures("no_list_lag")
+@needs_airflow_3_3("The watcher cursor in the asset state store")
 async def test_fires_once_per_new_run_and_not_again_after_a_restart(
-    emulator: EmulatorServer, client: Any, asset: dict[str, str], triggerer: Triggerer
+    emulator: EmulatorServer,
+    client: Any,
+    asset: dict[str, str],
+    triggerer: Triggerer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from airflow_provider_trigger.triggers import events
+
+    monkeypatch.setattr(events, "EVENT_PERSIST_DELAY", 0.3)  # Airflow persists events within ~1 s
     emulator.state.set_task(TaskBehaviour("ingest", output=lambda p: {"rows": 7}))
     emulator.state.set_task(TaskBehaviour("ingest-bad", fail="boom"))
     before = finish(client, emulator, "ingest")
@@ -103,7 +115,10 @@ async def test_fires_once_per_new_run_and_not_again_after_a_restart(
     assert payloads[0]["finished_at"] <= payloads[1]["finished_at"]  # oldest first
     json.dumps(payloads)  # small plain JSON, as the asset event's extra needs
 
-    # A triggerer restart: the row's kwargs build a fresh instance, which reads the stored cursor.
+    # A triggerer restart, once the events were persisted: the row's kwargs build a fresh instance,
+    # which reads the stored cursor.
+    await asyncio.sleep(0.4)
+    await more_polls(emulator, 2)
     await triggerer.stop(1)
     restarted = Triggerer()
     await restarted.start(
@@ -115,10 +130,14 @@ async def test_fires_once_per_new_run_and_not_again_after_a_restart(
         await wait_until(lambda: len(restarted.payloads) >= 1, "the event after the restart")
         await more_polls(emulator)
         assert [p["run_id"] for p in restarted.payloads] == [third]
+        await asyncio.sleep(0.4)  # persisted: the next save stores it
+        await more_polls(emulator, 2)
     finally:
         await restarted.stop(1)
 
     # The cursor is in Airflow's asset state store, under the watcher's key.
+    from airflow.sdk.execution_time.context import AssetStateStoreAccessors
+
     [(name, _)] = asset.items()
     stored = await AssetStateStoreAccessors(inlets=[Asset(name=name, uri=name)]).aget(watcher.cursor_key)
     assert set(stored["seen"]) >= {first, second, third}
@@ -196,6 +215,7 @@ async def test_without_a_state_store_the_cursor_is_kept_in_memory(
     assert [p["run_id"] for p in triggerer.payloads] == [first]  # nothing replayed
 
 
+@needs_airflow_3_3("The watcher cursor in the asset state store")
 async def test_a_trigger_row_shared_by_two_assets_falls_back_to_memory(
     emulator: EmulatorServer,
     client: Any,
@@ -219,3 +239,59 @@ async def test_a_trigger_row_shared_by_two_assets_falls_back_to_memory(
         "keeps its cursor in memory only: the asset state store refused the shorthand"
         in capsys.readouterr().out
     )
+
+
+@only_below_3_3("the watcher cursor in the asset state store")
+async def test_below_airflow_3_3_the_watcher_warns_that_its_cursor_is_in_memory_only(
+    emulator: EmulatorServer,
+    client: Any,
+    asset: dict[str, str],
+    triggerer: Triggerer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Run by a real AssetWatcher workload, the watcher still fires once per run, and says why a restart
+    will start again from now."""
+    await triggerer.start(7, TriggerRunEventTrigger(task_identifier="ingest", **FAST), asset)
+    await more_polls(emulator, 2)
+    run_id = finish(client, emulator, "ingest")
+    await wait_ended(emulator, run_id)
+    await wait_until(lambda: len(triggerer.payloads) >= 1, "the event")
+    await more_polls(emulator)
+    assert [p["run_id"] for p in triggerer.payloads] == [run_id]
+    out = capsys.readouterr().out
+    assert (
+        "keeps its cursor in memory only: no asset_state_store (the store needs Airflow 3.3 or later; "
+        f"this is Airflow {AIRFLOW_VERSION_TEXT}): a triggerer restart starts again from now"
+    ) in out
+
+
+@pytest.mark.usefixtures("no_list_lag")
+@needs_airflow_3_3("The watcher cursor in the asset state store")
+async def test_a_triggerer_killed_right_after_an_event_fires_it_again_rather_than_losing_it(
+    emulator: EmulatorServer,
+    client: Any,
+    asset: dict[str, str],
+    triggerer: Triggerer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cursor is stored only once Airflow had time to persist the event: a crash in between must
+    not leave a cursor that says "announced" for an event Airflow never received."""
+    from airflow_provider_trigger.triggers import events
+
+    monkeypatch.setattr(events, "EVENT_PERSIST_DELAY", 60.0)
+    emulator.state.set_task(TaskBehaviour("ingest"))
+    watcher = TriggerRunEventTrigger(task_identifier="ingest", **FAST)
+    await triggerer.start(1, watcher, asset)
+    await more_polls(emulator, 2)
+    run_id = finish(client, emulator, "ingest")
+    await wait_until(lambda: len(triggerer.payloads) >= 1, "the event")
+    await more_polls(emulator, 3)
+
+    await triggerer.stop(1)  # killed before the event can be known persisted
+    restarted = Triggerer()
+    await restarted.start(1, TriggerRunEventTrigger(task_identifier="ingest", **FAST), asset)
+    try:
+        await wait_until(lambda: len(restarted.payloads) >= 1, "the event again after the restart")
+        assert [p["run_id"] for p in restarted.payloads] == [run_id]
+    finally:
+        await restarted.stop(1)

@@ -11,21 +11,36 @@ import pytest
 
 from airflow_provider_trigger.client import TriggerClient
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
+from tests.airflow_compat import AIRFLOW_VERSION_TEXT, needs_airflow_3_3, only_below_3_3
 
 EXAMPLE = Path(__file__).parents[1] / "system" / "example_deployment.py"
 PREFIX = "airflow/example_deployment/"
 
 
-def _load_dag(dags_folder: Path) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
+def _load_bag(dags_folder: Path) -> Any:
+    from tests.airflow_compat import DagBag
 
     target = dags_folder / "deployment"
     target.mkdir(exist_ok=True)
     for source in (EXAMPLE, EXAMPLE.with_suffix(".env")):
         shutil.copy(source, target / source.name)
-    bag = DagBag(dag_folder=str(target))
+    return DagBag(dag_folder=str(target))
+
+
+def _load_dag(dags_folder: Path) -> Any:
+    bag = _load_bag(dags_folder)
     assert bag.import_errors == {}
     return bag.get_dag("example_trigger_deployment")
+
+
+@only_below_3_3("airflow_variable_prefix")
+def test_below_airflow_3_3_the_deployment_dag_fails_to_parse_naming_the_version(dags_folder: Path) -> None:
+    """Its Airflow Variables source cannot list Variables there: the DAG file's import error says so."""
+    [error] = _load_bag(dags_folder).import_errors.values()
+    assert (
+        "airflow_variable_prefix (listing Variables, Variable.keys) needs Airflow 3.3 or later; "
+        f"this is Airflow {AIRFLOW_VERSION_TEXT}"
+    ) in error
 
 
 def _rendered_fields(run_id: str) -> list[Any]:
@@ -48,6 +63,7 @@ def _schedule_writes(emulator: EmulatorServer) -> list[str]:
     return [f"{r.method} {r.path}" for r in emulator.requests if r.method != "GET" and "/schedules" in r.path]
 
 
+@needs_airflow_3_3("The example deployment DAG's Airflow Variables source (airflow_variable_prefix)")
 def test_deployment_dag_syncs_then_a_second_run_writes_nothing(
     airflow_db: Path,
     dags_folder: Path,

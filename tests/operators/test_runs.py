@@ -10,13 +10,14 @@ import pytest
 
 from airflow_provider_trigger.client import TriggerClient
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
+from airflow_provider_trigger.exceptions import TriggerRunFailedError
 from airflow_provider_trigger.operators.runs import (
     TriggerBulkActionOperator,
     TriggerCancelRunOperator,
     TriggerReplayRunOperator,
     TriggerRescheduleRunOperator,
 )
-from airflow_provider_trigger.triggers._wait import TriggerRunFailedError
+from tests.task_runtime import start_try
 
 
 @pytest.fixture
@@ -36,7 +37,12 @@ def client(conn: EmulatorServer) -> Iterator[TriggerClient]:
 
 
 def _run(operator: Any) -> Any:
-    return operator.execute({})
+    """One try of the operator with Airflow's real task instance and template context."""
+    from airflow.sdk import DAG
+
+    DAG("trigger_runs_tests", schedule=None).add_task(operator)
+    task, context, _ = start_try(operator)
+    return task.execute(context)
 
 
 def _writes(emulator: EmulatorServer) -> list[str]:

@@ -9,17 +9,18 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import AirflowException, TaskDeferred
 
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
-from airflow_provider_trigger.operators.tasks import TriggerTaskOperator
-from airflow_provider_trigger.triggers._wait import (
+from airflow_provider_trigger.exceptions import (
     TriggerRunCanceledError,
     TriggerRunFailedError,
     TriggerWaitTimeoutError,
 )
+from airflow_provider_trigger.operators.tasks import TriggerTaskOperator
 from airflow_provider_trigger.triggers.runs import TriggerRunTrigger
+from tests.airflow_compat import AirflowException, TaskDeferred
 from tests.task_runtime import DAG_RUN_ID, connection_env, start_try
+from tests.task_states import task_state
 
 DAG_ID = "trigger_task_tests"
 
@@ -71,16 +72,21 @@ def test_without_waiting_returns_the_run_id_at_once(emulator: EmulatorServer) ->
     ("behaviour", "status", "message"),
     [
         (TaskBehaviour("hello-world", fail="disk full"), "FAILED", "disk full"),
-        (TaskBehaviour("hello-world", outcome="CRASHED", error="segfault"), "CRASHED", "segfault"),
+        # Production shows internal errors only by code (core/v3/errors.ts createJsonErrorObject).
         (
-            TaskBehaviour("hello-world", outcome="SYSTEM_FAILURE", error="node lost"),
-            "SYSTEM_FAILURE",
-            "node lost",
+            TaskBehaviour("hello-world", outcome="CRASHED", error="segfault"),
+            "CRASHED",
+            "trigger.dev internal error (TASK_PROCESS_EXITED_WITH_NON_ZERO_CODE)",
         ),
         (
-            TaskBehaviour("hello-world", outcome="TIMED_OUT", error="over maxDuration"),
+            TaskBehaviour("hello-world", outcome="SYSTEM_FAILURE", error="TASK_RUN_HEARTBEAT_TIMEOUT"),
+            "SYSTEM_FAILURE",
+            "trigger.dev internal error (TASK_RUN_HEARTBEAT_TIMEOUT)",
+        ),
+        (
+            TaskBehaviour("hello-world", outcome="TIMED_OUT"),
             "TIMED_OUT",
-            "over maxDuration",
+            "trigger.dev internal error (MAX_DURATION_EXCEEDED)",
         ),
     ],
 )
@@ -160,9 +166,9 @@ def test_without_idempotency_key_every_try_starts_a_run(emulator: EmulatorServer
     assert all(run.idempotency_key is None for run in runs)
 
 
-def test_on_kill_cancels_the_run_and_a_retry_starts_afresh(emulator: EmulatorServer) -> None:
-    emulator.state.set_task(TaskBehaviour("hello-world", duration=30))
-    task, context, ti = start_try(make_operator())
+def _kill_while_waiting(task: Any, context: dict[str, Any], ti: Any) -> threading.Thread:
+    """Run the try in a thread, call ``on_kill`` once the run is published, as Airflow's SIGTERM does;
+    the thread (the try, which may go on waiting) is returned for the test to join."""
     outcome: dict[str, BaseException] = {}
 
     def execute() -> None:
@@ -171,24 +177,48 @@ def test_on_kill_cancels_the_run_and_a_retry_starts_afresh(emulator: EmulatorSer
         except BaseException as exc:
             outcome["error"] = exc
 
-    worker = threading.Thread(target=execute)
+    worker = threading.Thread(target=execute, daemon=True)
     worker.start()
     deadline = time.monotonic() + 10
     while "run_id" not in ti.xcoms and time.monotonic() < deadline:
         time.sleep(0.01)
     task.on_kill()
-    worker.join(10)
+    return worker
+
+
+def test_on_kill_after_a_person_marked_the_task_failed_cancels_the_run(emulator: EmulatorServer) -> None:
+    emulator.state.set_task(TaskBehaviour("hello-world", duration=30))
+    task, context, ti = start_try(make_operator())
+
+    with task_state("failed") as supervisor:  # the task instance's state, as the API server has it
+        _kill_while_waiting(task, context, ti).join(10)
 
     run_id = ti.xcoms["run_id"]
+    assert supervisor.asked[0].task_ids == ["run_task"]
     assert emulator.state.run_status(run_id) == "CANCELED"
-    assert isinstance(outcome["error"], TriggerRunCanceledError)
 
-    # The canceled run still holds the key on the server: the retry resets it and starts a new run.
-    emulator.state.set_task(TaskBehaviour("hello-world"))
-    output, xcoms = run_try(make_operator(payload={"again": True}), try_number=2)
-    assert output == {"again": True}
-    assert xcoms["run_id"] != run_id
-    assert len(runs_of(emulator)) == 2
+
+@pytest.mark.parametrize("state", ["running", "unknown"])
+def test_on_kill_from_an_eviction_leaves_the_run_and_the_retry_resumes_it(
+    emulator: EmulatorServer, state: str
+) -> None:
+    """SIGTERM from a pod eviction or a deploy also calls on_kill: the task is still running (or its
+    state cannot be read): the run goes on, and the next try re-attaches to it."""
+    emulator.state.set_task(TaskBehaviour("hello-world", duration=2))
+    task, context, ti = start_try(make_operator(payload={"n": 1}))
+
+    if state == "unknown":  # no supervisor to ask
+        first_try = _kill_while_waiting(task, context, ti)
+    else:
+        with task_state(state):
+            first_try = _kill_while_waiting(task, context, ti)
+
+    run_id = ti.xcoms["run_id"]
+    assert emulator.state.run_status(run_id) != "CANCELED"
+    first_try.join(10)  # the killed try's wait went on, as a process would until Airflow kills it
+    retry, _ = run_try(make_operator(payload={"n": 1}), try_number=2)
+    assert [run.id for run in runs_of(emulator)] == [run_id]
+    assert retry == {"n": 1}
 
 
 def test_deferrable_defers_then_resumes_with_the_output(emulator: EmulatorServer) -> None:

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
+from airflow_provider_trigger.exceptions import TriggerRunFailedError, TriggerWaitTimeoutError
 from airflow_provider_trigger.hooks import close_async_clients
 from airflow_provider_trigger.operators.batches import TriggerBatchOperator
-from airflow_provider_trigger.triggers._wait import TriggerRunFailedError, TriggerWaitTimeoutError
 from airflow_provider_trigger.triggers.runs import TriggerBatchTrigger
+from tests.airflow_compat import TaskDeferred
 from tests.task_runtime import connection_env, start_try
 
 

@@ -20,7 +20,7 @@ def run_example(
     dags_folder: Path, airflow_db: Path, monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer
 ) -> Callable[[str], Any]:
     """Copy an example DAG file into the dags folder, parse it, ``dag.test()`` it; return the DAG run."""
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.airflow_compat import DagBag
 
     monkeypatch.setenv("AIRFLOW_CONN_TRIGGER_DEFAULT", connection_env(emulator))
 

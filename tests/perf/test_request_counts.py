@@ -36,13 +36,14 @@ def _list_requests(emulator: EmulatorServer) -> int:
     return len(emulator.requests.filter("GET", "/api/v1/runs"))
 
 
+@pytest.mark.usefixtures("no_list_lag")  # counts list requests over runs just created
 @pytest.mark.parametrize(("runs", "page_size"), [(250, 100), (200, 100), (37, 10)])
 def test_listing_sends_one_request_per_page_and_no_trailing_empty_page(
     emulator: EmulatorServer, client: TriggerClient, runs: int, page_size: int
 ) -> None:
     for start in range(0, runs, 100):
         items = [{"payload": i} for i in range(start, min(runs, start + 100))]
-        client.tasks.batch_trigger("perf-list", items, fetch_run_ids=False)
+        client.tasks.batch_trigger("perf-list", items, wait_until_processed=60)
     emulator.requests.clear()
 
     page_sizes = [
@@ -92,7 +93,7 @@ def test_batch_trigger_is_two_requests_with_the_items_streamed(
     monkeypatch.setattr(client._transport, "send", recording_send)
     emulator.requests.clear()
 
-    client.tasks.batch_trigger("perf-batch", [{"payload": {"i": i}} for i in range(300)], fetch_run_ids=False)
+    client.tasks.batch_trigger("perf-batch", [{"payload": {"i": i}} for i in range(300)])
 
     assert [f"{r.method} {r.path.split('/')[-1]}" for r in emulator.requests] == [
         "POST batches",
@@ -129,9 +130,9 @@ async def test_deferred_waits_share_one_pool_and_poll_once_per_interval(
     monkeypatch.setenv("AIRFLOW_CONN_TRIGGER_DEFAULT", connection_env(emulator))
     emulator.state.set_task(TaskBehaviour("perf-wait", duration=0.05, queue_time=0))
     now = datetime.now(UTC)
-    items = [{"payload": i, "options": {"delay": now + timedelta(seconds=0.3 + i * 0.04)}} for i in range(30)]
+    items = [{"payload": i, "options": {"delay": now + timedelta(seconds=0.8 + i * 0.04)}} for i in range(30)]
     with TriggerClient(api_key=emulator.secret_key, base_url=emulator.base_url) as setup:
-        run_ids = setup.tasks.batch_trigger("perf-wait", items).run_ids
+        run_ids = setup.tasks.batch_trigger("perf-wait", items, wait_until_processed=30).run_ids
     poll = 0.2
     triggers = []
     for run_id in run_ids:  # revived from their serialized form, as the triggerer does

@@ -10,8 +10,8 @@ import pytest
 
 from airflow_provider_trigger.client import TriggerClient
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
-from airflow_provider_trigger.triggers._multiplexer import MAX_FEEDS, shared_feeds
-from airflow_provider_trigger.triggers._wait import dag_run_tag
+from airflow_provider_trigger.triggers.engine.feeds import MAX_FEEDS, shared_feeds
+from airflow_provider_trigger.triggers.engine.realtime import dag_run_tag
 from airflow_provider_trigger.triggers.runs import TriggerBatchTrigger, TriggerRunTrigger
 
 from .conftest import poll_requests, realtime_requests
@@ -120,7 +120,7 @@ async def test_a_run_without_the_tag_falls_back_to_its_own_feed(
 async def test_batch_trigger_follows_the_batch_feed(emulator: EmulatorServer, client: TriggerClient) -> None:
     emulator.state.set_task(TaskBehaviour("rt", duration=0.3))
     emulator.state.set_task(TaskBehaviour("bad", duration=0.3, fail="nope"))
-    batch = client.tasks.batch_trigger("rt", [{"payload": i} for i in range(4)])
+    batch = client.tasks.batch_trigger("rt", [{"payload": i} for i in range(4)], wait_until_processed=30)
 
     event = await event_of(TriggerBatchTrigger(list(batch.run_ids), batch_id=batch.id))
 

@@ -197,7 +197,9 @@ def test_tag_feed_sees_every_run_with_all_tags(emulator: EmulatorServer, client:
 
 async def test_async_batch_feed(emulator: EmulatorServer, aclient: AsyncTriggerClient) -> None:
     emulator.state.set_task(TaskBehaviour("rt", duration=0.2, output=lambda p: p))
-    batch = await aclient.tasks.batch_trigger("rt", [{"payload": i} for i in range(3)])
+    batch = await aclient.tasks.batch_trigger(
+        "rt", [{"payload": i} for i in range(3)], wait_until_processed=30
+    )
     expected = set(batch.run_ids)
 
     outputs: dict[str, Any] = {}

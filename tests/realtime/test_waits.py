@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk._shared.module_loading import import_string
-from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
 
 from airflow_provider_trigger.client import TriggerClient
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
@@ -17,7 +15,10 @@ from airflow_provider_trigger.hooks import close_async_clients
 from airflow_provider_trigger.operators.batches import TriggerBatchOperator
 from airflow_provider_trigger.operators.tasks import TriggerTaskOperator
 from airflow_provider_trigger.sensors.runs import TriggerRunSensor
-from airflow_provider_trigger.triggers._wait import RunWatch, dag_run_tag, wait_for_run_realtime
+from airflow_provider_trigger.triggers.engine.realtime import dag_run_tag
+from airflow_provider_trigger.triggers.engine.statuses import RunSet, RunWatch
+from airflow_provider_trigger.triggers.engine.worker import WorkerWait
+from tests.airflow_compat import AirflowFailException, TaskDeferred, import_string
 from tests.task_runtime import DAG_RUN_ID, start_try
 
 from .conftest import poll_requests, realtime_requests
@@ -214,7 +215,16 @@ def test_a_pat_waits_by_polling_and_says_why_once(emulator: EmulatorServer) -> N
     log = RecordingLog()
     with TriggerClient(api_key=emulator.pat, base_url=emulator.base_url) as pat_client:
         watch = RunWatch("run_abc", url=None, log=log)
-        assert wait_for_run_realtime(pat_client, watch, timeout=None, log=log) is None
+        wait = WorkerWait(
+            pat_client,
+            RunSet([watch]),
+            poll_interval=1.0,
+            deadline=None,
+            wait_mode="realtime",
+            log=log,
+            what="run run_abc",
+        )
+        assert wait._follow_feed() is False
 
     assert log.warnings == [
         "Realtime updates unavailable for run run_abc (a personal access token cannot read realtime "

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
+from tests.airflow_compat import needs_airflow_3_3
 from tests.task_runtime import DAG_RUN_ID, connection_env, start_try
 
 ROOT = Path(__file__).parents[2]
@@ -46,11 +47,17 @@ def {DAG_ID}():
 """
 
 
+DURABLE_MODES = [
+    pytest.param(True, id="task state store", marks=needs_airflow_3_3("Durable tasks (task state store)")),
+    pytest.param(False, id="idempotency key only"),
+]
+
+
 @pytest.fixture
 def run_dag(
     dags_folder: Path, airflow_db: Path, monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer
 ) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.airflow_compat import DagBag
 
     monkeypatch.setenv("AIRFLOW_CONN_TRIGGER_DEFAULT", connection_env(emulator))
     path = dags_folder / f"{DAG_ID}.py"
@@ -67,7 +74,7 @@ def run_dag(
     path.unlink(missing_ok=True)
 
 
-@pytest.mark.parametrize("durable", [True, False], ids=["task state store", "idempotency key only"])
+@pytest.mark.parametrize("durable", DURABLE_MODES)
 def test_airflow_retry_after_the_first_try_died_reattaches(
     run_dag: Any, emulator: EmulatorServer, durable: bool
 ) -> None:
@@ -89,7 +96,7 @@ def test_airflow_retry_after_the_first_try_died_reattaches(
     assert len(triggers) == (1 if durable else 2)
 
 
-@pytest.mark.parametrize("durable", [True, False], ids=["task state store", "idempotency key only"])
+@pytest.mark.parametrize("durable", DURABLE_MODES)
 def test_airflow_retry_after_a_failed_run_starts_a_second_run(
     run_dag: Any, emulator: EmulatorServer, durable: bool
 ) -> None:

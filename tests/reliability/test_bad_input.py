@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
-from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
 
 from airflow_provider_trigger.client import (
     ApiConnectionError,
@@ -50,6 +49,7 @@ from airflow_provider_trigger.operators.schedules import (
 )
 from airflow_provider_trigger.operators.tasks import TriggerTaskOperator
 from airflow_provider_trigger.sensors.runs import TriggerRunSensor
+from tests.airflow_compat import AirflowException, AirflowNotFoundException
 from tests.reliability.conftest import Proxy
 from tests.task_runtime import start_try
 

@@ -59,11 +59,12 @@ def test_keyed_batch_whose_create_response_was_lost_still_gets_its_runs(
     emulator.faults.inject("POST", "/api/v3/batches", "drop_after", count=1)
     emulator.faults.inject("POST", "/api/v3/batches/*/items", kind, count=1)
     with TriggerClient(emulator.secret_key, base_url=emulator.base_url, sleep=lambda _: None) as client:
+        items = [{"payload": i} for i in range(10)]
         result = client.tasks.batch_trigger(
-            "reliability", [{"payload": i} for i in range(10)], idempotency_key="lost-response"
+            "reliability", items, idempotency_key="lost-response", wait_until_processed=30
         )
         again = client.tasks.batch_trigger(
-            "reliability", [{"payload": i} for i in range(10)], idempotency_key="lost-response"
+            "reliability", items, idempotency_key="lost-response", wait_until_processed=30
         )
 
     assert len(emulator.state.runs) == 10

@@ -35,7 +35,7 @@ def ingest_now() -> None:
     TriggerTaskOperator(
         task_id="ingest",
         task_identifier="ingest",
-        payload={"source": "s3://landing/{{ dag_run.run_after | ds }}"},  # manual runs have no logical date
+        payload={"source": "s3://landing/{{ dag_run.run_after | ds }}"},
         wait_for_completion=False,
     )
 

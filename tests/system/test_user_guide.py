@@ -31,7 +31,10 @@ def trigger_dev(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
 
 
 def test_a_failed_run_fails_the_dag(trigger_dev: EmulatorServer, dag_file: Path) -> None:
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag  # Airflow 3.2+
+    except ImportError:
+        from airflow.models.dagbag import DagBag  # Airflow 3.0 and 3.1
 
     trigger_dev.state.set_task(TaskBehaviour("hello-world", fail="no greeting today"))
     dag_run = DagBag(dag_folder=str(dag_file)).get_dag("example_trigger_task").test()

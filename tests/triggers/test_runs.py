@@ -8,14 +8,15 @@ import time
 from typing import Any
 
 import pytest
-from airflow.sdk._shared.module_loading import import_string
-from airflow.sdk.serde import deserialize, serialize
 
 from airflow_provider_trigger.client import TriggerClient
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
 from airflow_provider_trigger.hooks import close_async_clients
+from airflow_provider_trigger.triggers.engine import incidents
 from airflow_provider_trigger.triggers.runs import TriggerBatchTrigger, TriggerRunTrigger
+from tests.airflow_compat import deserialize, import_string, serialize
 from tests.task_runtime import connection_env
+from tests.task_states import TaskInstanceRef, task_state
 
 
 @pytest.fixture(autouse=True)
@@ -83,13 +84,11 @@ async def test_success_event_carries_the_output(emulator: EmulatorServer, client
 
     event = await first_event(TriggerRunTrigger(run_id, poll_interval=0.05))
 
-    assert event == {
-        "status": "success",
-        "run_id": run_id,
-        "run_status": "COMPLETED",
-        "message": f"Run {run_id} is COMPLETED",
-        "output": {"answer": 42},
-    }
+    assert event["status"] == "success"
+    assert event["run_id"] == run_id
+    assert event["run_ids"] == [run_id]
+    assert event["run_status"] == "COMPLETED"
+    assert event["output"] == {"answer": 42}
 
 
 async def test_failed_event_carries_the_error_message(emulator: EmulatorServer, client: Any) -> None:
@@ -128,26 +127,38 @@ async def test_target_statuses_end_the_wait_early(emulator: EmulatorServer, clie
     assert event["run_status"] == "EXECUTING"
 
 
-async def test_unknown_run_gives_an_error_event(emulator: EmulatorServer) -> None:
-    event = await first_event(TriggerRunTrigger("run_doesnotexist", poll_interval=0.05))
+async def test_unknown_run_gives_an_error_event(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every run 404 is marked retryable (a new run is briefly invisible): past the grace, it is gone."""
+    monkeypatch.setattr(incidents, "NOT_VISIBLE_GRACE", 0.3)
+    event = await first_event(TriggerRunTrigger("run_doesnotexist", poll_interval=0.05, wait_mode="poll"))
 
     assert event["status"] == "error"
-    assert "NotFoundError" in event["message"]
+    assert "run_doesnotexist" in event["message"]
+    assert "not found" in event["message"]
 
 
-async def test_on_kill_cancels_the_run(emulator: EmulatorServer, client: Any) -> None:
+@pytest.mark.parametrize(("state", "canceled"), [("failed", True), (None, True), ("deferred", False)])
+async def test_on_kill_cancels_only_when_a_person_stopped_the_task(
+    emulator: EmulatorServer, client: Any, state: str | None, canceled: bool
+) -> None:
+    """Marked failed or cleared (None): cancel. Still deferred: the triggerer is handing the trigger
+    over to another triggerer (HA reassignment), so the run must go on."""
     emulator.state.set_task(TaskBehaviour("hello-world", duration=30))
     run_id = start(client)
     trigger = TriggerRunTrigger(run_id, poll_interval=0.05)
+    trigger.task_instance = TaskInstanceRef()  # type: ignore[assignment]
     waiting = asyncio.create_task(anext(trigger.run()))
     await asyncio.sleep(0.2)
     assert not waiting.done()
 
-    waiting.cancel()  # what the triggerer does on a user action, before awaiting on_kill()
-    await trigger.on_kill()
+    waiting.cancel()  # what the triggerer does before awaiting on_kill()
+    with task_state(state):
+        await trigger.on_kill()
     await close_async_clients()
 
-    assert emulator.state.run_status(run_id) == "CANCELED"
+    assert (emulator.state.run_status(run_id) == "CANCELED") is canceled
 
 
 async def test_on_kill_leaves_the_run_alone_without_cancel_on_kill(

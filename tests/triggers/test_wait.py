@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from airflow_provider_trigger.client import Run
-from airflow_provider_trigger.triggers._wait import FAILURE, RunWatch, check_statuses, error_message
+from airflow_provider_trigger.triggers.engine.statuses import FAILURE, RunWatch, check_statuses, error_message
 
 
 def watch_of(caplog: pytest.LogCaptureFixture) -> RunWatch:

@@ -32,11 +32,13 @@ from airflow_provider_trigger.client.models.runs import (
 )
 from airflow_provider_trigger.client.models.tasks import (
     Batch,
+    BatchItemFailure,
     BatchItemsResult,
     BatchResults,
     BatchStatus,
     BatchTriggerResult,
     CreatedBatch,
+    ProcessedBatch,
     TriggerResult,
 )
 
@@ -46,6 +48,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "ApiObject",
     "Batch",
+    "BatchItemFailure",
     "BatchItemsResult",
     "BatchResults",
     "BatchStatus",
@@ -57,6 +60,7 @@ __all__ = [
     "EnvVar",
     "IdResponse",
     "MetadataResponse",
+    "ProcessedBatch",
     "Prompt",
     "QueryResult",
     "Queue",

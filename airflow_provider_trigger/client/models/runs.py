@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import PlainValidator
+from pydantic import Field, PlainValidator
 
 from airflow_provider_trigger.client.models._base import ApiObject, TriggerModel, tolerant_enum
 
@@ -91,9 +91,9 @@ class Run(TriggerModel):
     region: str | None = None
     # retrieve only
     payload: Any = None
-    payload_presigned_url: str | None = None
+    payload_presigned_url: str | None = Field(default=None, repr=False)
     output: Any = None
-    output_presigned_url: str | None = None
+    output_presigned_url: str | None = Field(default=None, repr=False)
     error: RunError | None = None
     schedule: ApiObject | None = None
     related_runs: ApiObject | None = None

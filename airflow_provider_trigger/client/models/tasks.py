@@ -57,11 +57,53 @@ class Batch(TriggerModel):
     updated_at: datetime | None = None
     run_count: int = 0
     runs: list[str] = []
+    processing_completed_at: datetime | None = None
     processing: ApiObject | None = None
+
+    @property
+    def processed(self) -> bool:
+        """Item processing has ended: ``runs`` is final (PENDING also means "not sealed yet" before)."""
+        return self.processing_completed_at is not None or self.status in {
+            BatchStatus.COMPLETED,
+            BatchStatus.PARTIAL_FAILED,
+            BatchStatus.ABORTED,
+        }
+
+
+class BatchItemFailure(TriggerModel):
+    """An item the server could not turn into a run (``processing.errors`` of the batch)."""
+
+    index: int
+    task_identifier: str = ""
+    error: str = ""
+    error_code: str | None = None
+
+
+class ProcessedBatch(TriggerModel):
+    """A batch whose items have all been processed (``batches.wait_until_processed``).
+
+    ``run_ids`` are in item order (an item that failed to trigger is usually a SYSTEM_FAILURE run
+    there); ``failures`` lists items that got no run at all (then ``run_ids`` is shorter than
+    ``run_count``). ``status`` is PENDING (runs going), PARTIAL_FAILED, ABORTED or COMPLETED.
+    """
+
+    id: str
+    status: str
+    run_count: int
+    run_ids: list[str] = []
+    failures: list[BatchItemFailure] = []
+
+    @property
+    def batch_id(self) -> str:
+        return self.id
 
 
 class BatchTriggerResult(TriggerModel):
-    """What ``tasks.batch_trigger`` returns: the batch id and the ids of its runs, in item order."""
+    """What ``tasks.batch_trigger`` returns: the batch id and its size, at once (as the SDK does).
+
+    ``run_ids`` is empty unless ``wait_until_processed`` was given: production writes a batch's run
+    ids only when its items have been processed, after the trigger call returns.
+    """
 
     id: str
     run_count: int

@@ -6,9 +6,11 @@
 ...     ...
 
 Each feed follows the Electric shape long-poll protocol (``_protocol.FeedState``) over the client's
-own transport. 429, 5xx and network errors are retried with the SDK's backoff (using the client's
-injectable ``sleep``); other 4xx raise the client's typed errors; a 409 restarts the feed. A personal
-access token cannot read realtime feeds: ``TriggerClientError`` before anything is sent.
+own transport. Offloaded payload/output columns (``application/store``) are fetched through
+``GET /api/v1/packets/{path}`` and the presigned URL (``client.packets``). 429, 5xx and network
+errors are retried with the SDK's backoff (using the client's injectable ``sleep``); other 4xx
+raise the client's typed errors; a 409 restarts the feed. A personal access token cannot read
+realtime feeds: ``TriggerClientError`` before anything is sent.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from airflow_provider_trigger.client.errors import (
     TriggerClientError,
 )
 from airflow_provider_trigger.client.models import Run
+from airflow_provider_trigger.client.packets import aresolve_row_run, resolve_row_run, stored_paths
 from airflow_provider_trigger.client.realtime._protocol import (
     DEFAULT_READ_TIMEOUT,
     ELECTRIC_VERSION,
@@ -88,6 +91,9 @@ class _FeedBase:
         self.backoff = state.backoff
         self.failures = 0
         self.requests = 0
+        self.packets: dict[tuple[str, str], Any] = {}  # (run id, store path) -> resolved value
+        self.resolve_packets = True
+        """Fetch offloaded payload/output columns; off, such runs keep ``output_in_feed(run) == False``."""
 
     def _timeout(self, until: float | None) -> float | None:
         """Seconds left before ``until`` (a ``time.monotonic()`` deadline), at least a little."""
@@ -151,7 +157,12 @@ class RunFeed(_FeedBase):
             self.failures = 0
             changed = self.state.apply(response.status_code, response.headers, response.parsed)
             if self.state.up_to_date:
-                yield changed
+                yield [
+                    resolve_row_run(self._transport, r, self.packets)
+                    if self.resolve_packets and stored_paths(r)
+                    else r
+                    for r in changed
+                ]
 
     def __iter__(self) -> Iterator[Run]:
         for batch in self.batches():
@@ -192,7 +203,12 @@ class AsyncRunFeed(_FeedBase):
             else:
                 changed = self.state.apply(response.status_code, response.headers, body)
             if self.state.up_to_date:
-                yield changed
+                yield [
+                    await aresolve_row_run(self._transport, r, self.packets)
+                    if self.resolve_packets and stored_paths(r)
+                    else r
+                    for r in changed
+                ]
 
     async def __aiter__(self) -> AsyncIterator[Run]:
         async for batch in self.batches():

@@ -147,7 +147,9 @@ def decode_packet(data: Any, data_type: Any) -> Any:
             return data
         return parsed.get("json") if isinstance(parsed, dict) else parsed
     if data_type == STORE_TYPE:
-        return None  # an object-store path: the REST API presigns it (``runs.retrieve``)
+        return (
+            None  # an object-store path (``payloadStoragePath``/``outputStoragePath``): the feed resolves it
+        )
     return data
 
 
@@ -210,13 +212,16 @@ def row_to_run(row: Mapping[str, Any]) -> Run:
         "isFailed": status in _FAILED,
         "isCancelled": status == "CANCELED",
     }
+    for what in ("payload", "output"):
+        if row.get(f"{what}Type") == STORE_TYPE and isinstance(row.get(what), str) and row[what]:
+            fields[f"{what}StoragePath"] = row[what]
     if row.get("metadata") is not None and row.get("metadataType"):
         fields["metadata"] = decode_packet(row["metadata"], row["metadataType"])
     return Run.model_validate(fields)
 
 
 def output_in_feed(run: Run) -> bool:
-    """True when ``run.output`` is the real output (not skipped, not an object-store reference).
+    """True when ``run.output`` is the real output (not skipped, not an unresolved object-store path).
 
     Runs from ``runs.retrieve`` always count as complete; realtime runs carry an ``outputInFeed`` flag.
     """

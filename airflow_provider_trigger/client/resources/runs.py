@@ -171,8 +171,15 @@ class Runs(Resource[M]):
 
     @endpoint
     def retrieve(self, run_id: str, *, request_options: RequestOptions | None = None) -> ApiRequest[Run]:
-        """One run, with payload and output. A 404 is retried (the server marks it retryable)."""
-        return ApiRequest("GET", _run_path(run_id, version="v3"), _run, options=request_options)
+        """One run, with payload and output. A 404 is retried (the server marks it retryable).
+
+        An offloaded payload/output (``payloadPresignedUrl``/``outputPresignedUrl``) is fetched without
+        credentials and parsed, so ``run.payload``/``run.output`` are the data whatever their size; a
+        URL that cannot be fetched or read raises ``PacketError`` (see ``client.packets``).
+        """
+        return ApiRequest(
+            "GET", _run_path(run_id, version="v3"), _run, options=request_options, resolve_packets=True
+        )
 
     @endpoint
     def cancel(self, run_id: str, *, request_options: RequestOptions | None = None) -> ApiRequest[IdResponse]:
@@ -195,7 +202,14 @@ class Runs(Resource[M]):
     ) -> ApiRequest[Run]:
         """Move a DELAYED run: ``delay`` is a duration (``"1h30m"``) or a datetime."""
         body = {"delay": iso(delay)}
-        return ApiRequest("POST", _run_path(run_id, "/reschedule"), _run, body=body, options=request_options)
+        return ApiRequest(
+            "POST",
+            _run_path(run_id, "/reschedule"),
+            _run,
+            body=body,
+            options=request_options,
+            resolve_packets=True,
+        )
 
     @endpoint
     def update_metadata(

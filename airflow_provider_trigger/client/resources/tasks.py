@@ -19,6 +19,7 @@ from airflow_provider_trigger.client.models import (
 )
 from airflow_provider_trigger.client.models._base import parser
 from airflow_provider_trigger.client.resources._options import TriggerOptions, trigger_options
+from airflow_provider_trigger.client.resources.misc import DEFAULT_PROCESSING_POLL, wait_for_processing
 
 MAX_BATCH_ITEMS = 1000
 
@@ -66,15 +67,16 @@ class Tasks(Resource[M]):
         *,
         idempotency_key: IdempotencyKey | None = None,
         idempotency_key_ttl: str | None = None,
-        fetch_run_ids: bool = True,
+        wait_until_processed: float | None = None,
         request_options: RequestOptions | None = None,
     ) -> Flow[BatchTriggerResult]:
         """Trigger up to 1,000 runs: ``POST /api/v3/batches`` then one NDJSON stream of the items.
 
         Each item is ``{"payload": …, "options": {…}}`` with options as for ``trigger``. An item
         without its own key gets ``hash([idempotency_key, index])``. A cached batch (same key)
-        skips the stream. With ``fetch_run_ids`` the batch is retrieved once to return its run
-        ids (possibly partial while the server is still processing it).
+        skips the stream. Returns at once with the batch id and run count, as the SDK does: the
+        server writes run ids only once it has processed the items. ``wait_until_processed=<seconds>``
+        waits for that (``batches.wait_until_processed``) and fills ``run_ids`` in item order.
         """
         segment(task_identifier, "task_identifier")
         lines = []
@@ -110,7 +112,9 @@ class Tasks(Resource[M]):
             # A cached batch may be one whose creation response was lost before its items were sent
             # (still PENDING): resend the stream then (items are deduplicated by index), else skip it.
             batch = yield retrieve
-        if batch is None or batch.status == "PENDING":
+        if batch is None or (
+            batch.status == "PENDING" and not batch.processed
+        ):  # PENDING again once processed
             batch = None
             yield ApiRequest(
                 "POST",
@@ -121,10 +125,11 @@ class Tasks(Resource[M]):
                 options=request_options,
             )
         run_ids: list[str] = []
-        if fetch_run_ids:
-            if batch is None:
-                batch = yield retrieve
-            run_ids = batch.runs
+        if wait_until_processed is not None:
+            processed = yield from wait_for_processing(
+                created.id, wait_until_processed, DEFAULT_PROCESSING_POLL, request_options
+            )
+            run_ids = processed.run_ids
         return BatchTriggerResult(
             id=created.id,
             run_count=created.run_count or len(lines),

@@ -6,7 +6,9 @@
   ``{rate, kinds?, seed?, method?, path?}``; ``DELETE /_emulator/faults``
 - ``POST /_emulator/tasks/{task}`` ``{duration?, queueTime?, outcome?, error?, output?, scheduled?}``
   (without ``output`` the task echoes its payload)
-- ``PATCH /_emulator/config``: any :class:`EmulatorConfig` field (``rateLimit: {burst, refill, interval}``)
+- ``PATCH /_emulator/config``: any :class:`EmulatorConfig` field (``rateLimit: {burst, refill, interval}``,
+  ``lenient: true``)
+- ``POST /_emulator/queues/{name}``: deploy a custom queue
 - ``POST /_emulator/branches`` ``{env: "preview"|"dev", branch}``
 - ``POST /_emulator/reset``
 - ``GET /runs/{runId}``: an HTML page with the run (the provider's run URL for the emulator)
@@ -109,6 +111,12 @@ class BehaviourBody(BaseModel):
     scheduled: bool | None = None
 
 
+@router.post("/queues/{name:path}")
+async def declare_queue(name: str, request: Request) -> dict[str, bool]:
+    state_of(request).declare_queue(name)
+    return {"ok": True}
+
+
 @router.post("/tasks/{task}")
 async def set_task(task: str, request: Request) -> dict[str, bool]:
     raw = await read_json(request)
@@ -142,7 +150,7 @@ async def patch_config(request: Request) -> dict[str, Any]:
             name = _snake(key)
             if name not in names:
                 raise ApiError(400, f"Unknown config field: {key}")
-            if name == "rate_limit" and value is not None:
+            if name in ("rate_limit", "jwt_rate_limit", "batch_rate_limit") and value is not None:
                 value = RateLimit(**value)
             setattr(state.config, name, value)
         return {_: str(getattr(state.config, _)) for _ in sorted(names)}

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ..auth import bearer, resolve_secret
+from ..batching import settle_batches
 from ..errors import ApiError
 from ..lifecycle import CURRENT_API_VERSION
 from ..models import Environment
@@ -175,6 +176,7 @@ async def _serve(request: Request, env: Environment, feed: Feed, default_handle:
             known_version=version,
         )
 
+    settle_batches(state)
     if not live:  # Electric catch-up: whatever changed since the position, then up-to-date
         changes = changes_since(known, known_version)
     else:
@@ -188,6 +190,7 @@ async def _serve(request: Request, env: Environment, feed: Feed, default_handle:
                     return Response(status_code=204)
                 await asyncio.sleep(cfg.realtime_poll_interval)
                 polls += 1
+                settle_batches(state)  # batch items become runs while the request is held
                 quiet = state.version == changes.version and state.now() < changes.next_at
                 if quiet and polls % 25:
                     continue  # nothing was written and no row is due to move: skip the rescan

@@ -13,6 +13,7 @@ from ..auth import legacy_secret_env, pat_user, secret_env
 from ..errors import ApiError
 from ..lifecycle import FILTER_STATUSES, common, error_object, list_item, parse_packet
 from ..models import Environment, Run
+from ..packets import presigned_io
 from ..pagination import cursor_page
 from ..parsing import delay_until, duration_seconds, parse_date
 from ..state import EmulatorState
@@ -45,8 +46,14 @@ def _date_param(q: Any, name: str) -> float | None:
     return parsed
 
 
+def replica_time(state: EmulatorState) -> float:
+    """The instant the runs list (ClickHouse upstream, ApiRunListPresenter) reflects: ``list_lag`` ago."""
+    lag = 0.0 if state.config.lenient else state.config.list_lag
+    return state.now() - lag
+
+
 def filter_runs(state: EmulatorState, request: Request, runs: list[Run]) -> list[Run]:
-    """Apply the ``filter[...]`` query parameters of runs.list."""
+    """Apply the ``filter[...]`` query parameters of runs.list (as the lagging replica sees runs)."""
     q = request.query_params
     statuses = _split(q, "filter[status]")
     wanted: set[str] | None = None
@@ -67,10 +74,11 @@ def filter_runs(state: EmulatorState, request: Request, runs: list[Run]) -> list
     period = q.get("filter[createdAt][period]")
     if period and (seconds := duration_seconds(period)) is not None:
         start = max(start or 0.0, state.now() - seconds)
-    now = state.now()
+    now = replica_time(state)
 
     def keep(run: Run) -> bool:
         checks = [
+            run.created_at <= now,
             wanted is None or state.view(run, now).status in wanted,
             tasks is None or run.task in tasks,
             versions is None or run.version in versions,
@@ -94,7 +102,7 @@ def list_runs(request: Request, state: EmulatorState, runs: list[Run]) -> dict[s
     with state.lock:
         rows = filter_runs(state, request, runs)
         page, pagination = cursor_page(request, rows, lambda r: r.id)
-        now, version = state.now(), api_version(request)
+        now, version = replica_time(state), api_version(request)
         return {
             "data": [list_item(r, state.view(r, now), now, version) for r in page],
             "pagination": pagination,
@@ -121,14 +129,14 @@ async def list_project_runs(project_ref: str, request: Request, _: Annotated[str
     return list_runs(request, state, runs_of(state, env))
 
 
-def retrieve_object(state: EmulatorState, run: Run, version: str | None) -> dict[str, Any]:
-    """The ``GET /api/v3/runs/{id}`` body."""
+def retrieve_object(
+    state: EmulatorState, run: Run, version: str | None, base_url: str = ""
+) -> dict[str, Any]:
+    """The ``GET /api/v3/runs/{id}`` body; offloaded packets become presigned URLs on ``base_url``."""
     now = state.now()
     v = state.view(run, now)
     body = common(run, v, now, version)
-    body["payload"] = parse_packet(run.payload, run.payload_type)
-    if v.status == "COMPLETED_SUCCESSFULLY":
-        body["output"] = parse_packet(run.output, "application/json")
+    body.update(presigned_io(state, run, v.status == "COMPLETED_SUCCESSFULLY", base_url, parse_packet))
     if (error := error_object(run, v)) is not None:
         body["error"] = error
     children = [c for c in state.stores.runs.values() if c.parent_id == run.id]
@@ -164,7 +172,7 @@ async def retrieve_run(run_id: str, request: Request, env: SecretEnv) -> JSONRes
         run = find_run(state, env, run_id)
         if run is None:
             return JSONResponse({"error": "Not found"}, 404, headers={"x-should-retry": "true"})
-        return JSONResponse(retrieve_object(state, run, api_version(request)))
+        return JSONResponse(retrieve_object(state, run, api_version(request), str(request.base_url)))
 
 
 @router.post("/api/v2/runs/{run_id}/cancel")
@@ -210,7 +218,7 @@ async def reschedule_run(run_id: str, request: Request) -> JSONResponse:
         if state.view(run, now).status != "DELAYED":
             raise ApiError(422, "Cannot reschedule a run that is not delayed")
         run.delay_until, run.touched_at = until, now
-        return JSONResponse(retrieve_object(state, run, api_version(request)))
+        return JSONResponse(retrieve_object(state, run, api_version(request), str(request.base_url)))
 
 
 @router.get("/api/v1/runs/{run_id}/result")
@@ -232,7 +240,7 @@ def execution_result(run: Run, status: str, view: Any) -> dict[str, Any]:
         else 0
     }
     if status == "COMPLETED_SUCCESSFULLY":
-        result: dict[str, Any] = {"ok": True, "id": run.id, "outputType": "application/json", "usage": usage}
+        result: dict[str, Any] = {"ok": True, "id": run.id, "outputType": run.output_type, "usage": usage}
         if run.output is not None:
             result["output"] = run.output
         result["taskIdentifier"] = run.task

@@ -125,6 +125,7 @@ async def create_schedule(request: Request, env: LegacyEnv) -> dict[str, Any]:
             if existing.type == "DECLARATIVE":
                 raise ApiError(422, "Cannot update a declarative schedule")
             _apply(existing, body)
+            existing.env = env  # upsertTaskSchedule.server.ts deletes the other env's instance
             return schedule_object(state, existing)
         s = Schedule(
             friendly_id("sched"),

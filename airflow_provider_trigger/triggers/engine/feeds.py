@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airflow_provider_trigger.client import AsyncTriggerClient, RealtimeBackoff, Run
-from airflow_provider_trigger.triggers._wait import log_fallback, realtime_blocker
+from airflow_provider_trigger.triggers.engine.realtime import log_fallback, realtime_blocker
 
 FeedKind = Literal["tag", "batch", "run"]
 FeedKey = tuple[Any, FeedKind, str]
