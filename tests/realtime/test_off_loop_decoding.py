@@ -8,6 +8,7 @@ Small responses (one run's state) stay on the loop. What is checked is *where* t
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +18,16 @@ from airflow_provider_trigger.client.realtime import _protocol
 from airflow_provider_trigger.emulator import EmulatorServer
 
 TAG = "dagrun-off-loop"
+
+
+@pytest.fixture(autouse=True)
+def no_rate_limits(emulator: EmulatorServer) -> Iterator[None]:
+    """300 runs at once is over the emulator's production batch and API rate limits."""
+    config = emulator.state.config
+    saved = config.rate_limit, config.batch_rate_limit
+    config.rate_limit = config.batch_rate_limit = None
+    yield
+    config.rate_limit, config.batch_rate_limit = saved
 
 
 @pytest.fixture
