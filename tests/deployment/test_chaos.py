@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from . import scenarios
 from .harness import Deployment
 
@@ -27,10 +25,6 @@ def test_a_killed_triggerers_waits_are_adopted(deployment: Deployment) -> None:
     assert outcome.duplicate_runs == 0 and outcome.cancelled_runs == 0, outcome.details
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="a woken triggerer cancels the triggers it lost as a user action: on_kill cancels their runs",
-)
 def test_a_stalled_triggerer_cancels_nothing(deployment: Deployment) -> None:
     outcome = scenarios.triggerer_stalled(deployment)
 
@@ -39,10 +33,6 @@ def test_a_stalled_triggerer_cancels_nothing(deployment: Deployment) -> None:
     assert outcome.duplicate_runs == 0 and outcome.cancelled_runs == 0, outcome.details
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="SIGTERM makes Airflow call on_kill, which cancels the run: the retry finds it CANCELED",
-)
 def test_a_terminated_worker_resumes_the_same_run(deployment: Deployment) -> None:
     outcome = scenarios.worker_terminated(deployment)
 
@@ -70,10 +60,6 @@ def test_the_watcher_announces_each_run_once_across_a_triggerer_restart(deployme
     assert outcome.successes == outcome.tasks == outcome.details["dag_runs"]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="a deferred wait turns an ApiConnectionError into an error event: the outage fails the task",
-)
 def test_waits_survive_an_api_outage(deployment: Deployment) -> None:
     waits = 40
     outcome = scenarios.emulator_outage(deployment, waits=waits, outage=60)
