@@ -43,7 +43,19 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     "environment": _field(
         "Environment",
         "Environment for personal-access-token calls (default dev). A secret key fixes its own.",
-        {"type": ["string", "null"], "enum": ["dev", "staging", "prod", "preview", None]},
+        {
+            "type": ["string", "null"],
+            "enum": ["dev", "staging", "prod", "preview", None],
+            # Airflow's form labels each option String(value): without this the unset value reads
+            # "null" (airflow/ui FieldDropdown: values_display[String(value)] ?? String(value)).
+            "values_display": {
+                "dev": "dev",
+                "staging": "staging",
+                "prod": "prod",
+                "preview": "preview",
+                "null": "Not set (dev for a personal access token; a secret key sets its own)",
+            },
+        },
     ),
     "preview_branch": _field(
         "Preview branch",
@@ -125,11 +137,18 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_trigger.operators.runs",
                     "airflow_provider_trigger.operators.envvars",
                     "airflow_provider_trigger.operators.schedules",
+                    "airflow_provider_trigger.operators.waitpoints",
                 ],
             }
         ],
         "sensors": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_trigger.sensors.runs"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_trigger.sensors.runs",
+                    "airflow_provider_trigger.sensors.waitpoints",
+                ],
+            }
         ],
         "triggers": [
             {
@@ -137,7 +156,14 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_trigger.triggers.runs",
                     "airflow_provider_trigger.triggers.events",
+                    "airflow_provider_trigger.triggers.waitpoints",
                 ],
+            }
+        ],
+        "task-decorators": [
+            {
+                "name": "trigger_dev",
+                "class-name": "airflow_provider_trigger.decorators.trigger_dev.trigger_dev_task",
             }
         ],
         "extra-links": ["airflow_provider_trigger.operators.links.TriggerRunLink"],

@@ -199,6 +199,11 @@ def main() -> None:
         log = emu.requests("/api/v3/runs/")
         during = [r for r in log if incident["start"] <= r["time"] <= incident["end"]]
 
+    per_second: dict[int, int] = {}
+    for r in during:
+        second = int(r["time"] - incident["start"])
+        per_second[second] = per_second.get(second, 0) + 1
+    timeline = " ".join(str(per_second.get(i, 0)) for i in range(int(span) + 1))
     end = incident["end"]
     lag = sorted(max(0.0, t - end) for t in record.values())
     rows = [
@@ -224,6 +229,7 @@ def main() -> None:
     width = max(len(r[0]) for r in rows)
     for name, value, goal in rows:
         print(f"  {name:<{width}}  {value:<40} {goal}")
+    print(f"\nRun reads per second of the incident: {timeline}")
     print(f"\nWaiting code, lines (whole files), before the engine ({BEFORE}): {sum(before.values())}")
     for name, count in before.items():
         print(f"  {name}: {count}")

@@ -127,8 +127,24 @@ def test_api_server_builds_the_form_with_every_extra_field(
     assert meta["standard_fields"]["login"]["hidden"] is True
     fields = meta["extra_fields"]
     assert fields["project_ref"]["schema"]["title"] == "Project ref"
-    assert fields["environment"]["schema"]["enum"] == ["dev", "staging", "prod", "preview", None]
     assert set(fields) == set(CONN_FIELDS)
+    # what the form shows for each option and for the unset value (it used to read "null"): 3.2+ gets
+    # the schema with values_display; 3.0/3.1 build it from the WTForms widgets, without the None option
+    schema = fields["environment"]["schema"]
+    assert [v for v in schema["enum"] if v is not None] == ["dev", "staging", "prod", "preview"]
+    labels = [_ui_label(v, schema.get("values_display")) for v in schema["enum"]]
+    assert labels[:4] == ["dev", "staging", "prod", "preview"] and "null" not in labels
+    assert fields["environment"]["value"] is None
+    if None in schema["enum"]:
+        assert _ui_label(None, schema["values_display"]).startswith("Not set")
+
+
+def _ui_label(value: Any, values_display: dict[str, str] | None) -> str:
+    """The option label Airflow 3.3's connection form shows for an enum value (ui FieldDropdown)."""
+    text = "null" if value is None else str(value)
+    if isinstance(values_display, dict):
+        return values_display.get(text, values_display.get("None", text))
+    return text
 
 
 @pytest.mark.timeout(180)
@@ -137,3 +153,27 @@ def test_airflow_providers_list_shows_the_provider(
 ) -> None:
     _, providers = airflow_output
     assert providers["airflow-provider-trigger"]["version"] == __version__
+
+
+def test_every_trigger_module_is_registered() -> None:
+    """Airflow lists triggers from the provider info: the run watcher (AssetWatcher) included."""
+    [entry] = get_provider_info()["triggers"]
+    assert entry["python-modules"] == [
+        "airflow_provider_trigger.triggers.runs",
+        "airflow_provider_trigger.triggers.events",
+        "airflow_provider_trigger.triggers.waitpoints",
+    ]
+
+
+def test_waitpoint_modules_and_the_task_decorator_are_registered() -> None:
+    info = get_provider_info()
+    [operators] = info["operators"]
+    [sensors] = info["sensors"]
+    assert "airflow_provider_trigger.operators.waitpoints" in operators["python-modules"]
+    assert "airflow_provider_trigger.sensors.waitpoints" in sensors["python-modules"]
+    assert info["task-decorators"] == [
+        {
+            "name": "trigger_dev",
+            "class-name": "airflow_provider_trigger.decorators.trigger_dev.trigger_dev_task",
+        }
+    ]

@@ -79,3 +79,59 @@ def test_operations_table_names_real_methods() -> None:
         for part in call.split("."):
             target = getattr(target, part)
         assert callable(target), call
+
+
+RUN_LOG_INTRO = "produced by the failing run of"
+EXCERPT_TASK = "import-orders"
+EXCERPT_LOGS = [
+    ("info", "Fetching orders since 2026-11-29"),
+    ("info", "Fetched 1,204 orders"),
+    ("warn", "Order 1187 has no customer; skipped"),
+]
+EXCERPT_STACK = (
+    "Error: Column 'total' is not a number in row 17\n"
+    "    at parseRow (file:///app/src/trigger/import-orders.ts:41:11)\n"
+    "    at Object.run (file:///app/src/trigger/import-orders.ts:18:20)"
+)
+
+
+def _normalised(text: str) -> list[str]:
+    """Log lines without what changes between runs: times, run ids, ports, the logger suffix."""
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", "<time>", text)
+    text = re.sub(r"run_[a-z0-9]{21,}", "run_…", text)
+    text = re.sub(r"https?://[^/\s]+/runs/", "<dashboard>/runs/", text)
+    text = re.sub(r"\s+\[(airflow|task)[^\]]*\][^\n]*", "", text)  # structlog's logger suffix
+    text = re.sub(r"(?m)^<time> \[\s*\w+\s*\] ", "", text)  # structlog's time and level (3.1+)
+    text = re.sub(r"(?m)^\[[^\]]+\] \{[^}]+\} \w+ - ", "", text)  # Airflow 3.0's task log format
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+
+
+def test_the_run_log_excerpt_is_what_a_failed_run_prints(
+    emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's task-log excerpt, reproduced: the same run logs the same lines in real Airflow."""
+    from airflow.sdk import DAG
+
+    from airflow_provider_trigger.emulator import TaskBehaviour
+    from airflow_provider_trigger.exceptions import TriggerRunFailedError
+    from airflow_provider_trigger.operators import TriggerTaskOperator
+    from tests.task_runtime import connection_env, start_try
+
+    [excerpt] = [code for lang, code, intro in BLOCKS if lang == "text" and RUN_LOG_INTRO in intro]
+    monkeypatch.setenv("AIRFLOW_CONN_TRIGGER_DEFAULT", connection_env(emulator))
+    error = "Column 'total' is not a number in row 17"
+    behaviour = TaskBehaviour(
+        EXCERPT_TASK, duration=0.3, fail=error, logs=EXCERPT_LOGS, stack_trace=EXCERPT_STACK
+    )
+    emulator.state.set_task(behaviour)
+    with DAG("readme_run_logs", schedule=None):
+        operator = TriggerTaskOperator(
+            task_id="import_orders", task_identifier=EXCERPT_TASK, poll_interval=0.1
+        )
+    task, context, _ = start_try(operator)
+    capsys.readouterr()
+    with pytest.raises(TriggerRunFailedError):
+        task.execute(context)
+    printed = _normalised(capsys.readouterr().out)
+    shown = _normalised(excerpt)
+    assert len(shown) >= 8 and _is_subsequence(shown, printed), "\n".join(printed)

@@ -42,12 +42,15 @@ from airflow_provider_trigger.client._transport import (
     new_session,
 )
 from airflow_provider_trigger.client._types import RequestOptions, RetryOptions
+from airflow_provider_trigger.client.resources.batches import Batches
+from airflow_provider_trigger.client.resources.deployments import Deployments
 from airflow_provider_trigger.client.resources.envvars import EnvVars
-from airflow_provider_trigger.client.resources.misc import Batches, Deployments, IdempotencyKeys
-from airflow_provider_trigger.client.resources.newer import Errors, Prompts, Query, Sessions
+from airflow_provider_trigger.client.resources.idempotency_keys import IdempotencyKeys
+from airflow_provider_trigger.client.resources.observability import Errors, Query
 from airflow_provider_trigger.client.resources.queues import Queues
 from airflow_provider_trigger.client.resources.runs import Runs
 from airflow_provider_trigger.client.resources.schedules import Schedules
+from airflow_provider_trigger.client.resources.sessions import Prompts, Sessions
 from airflow_provider_trigger.client.resources.tasks import Tasks
 from airflow_provider_trigger.client.resources.waitpoints import Waitpoints
 

@@ -5,11 +5,20 @@ from __future__ import annotations
 import argparse
 import threading
 
+from .models import TaskBehaviour
 from .server import EmulatorServer
 from .state import EmulatorConfig
 
 #: The tasks the example DAGs (tests/system/example_*.py) trigger or schedule: deployed by default.
-EXAMPLE_TASKS = ("hello-world", "ingest", "resize", "daily-digest", "sync-crm")
+#: ``publish-report`` waits on the waitpoint token its payload names (``tokenId``) and returns its data.
+EXAMPLE_TASKS: tuple[str | TaskBehaviour, ...] = (
+    "hello-world",
+    "ingest",
+    "resize",
+    "daily-digest",
+    "sync-crm",
+    TaskBehaviour("publish-report", wait_for_token="tokenId"),
+)
 
 
 def build_server(argv: list[str] | None = None) -> EmulatorServer:
@@ -51,7 +60,7 @@ def build_server(argv: list[str] | None = None) -> EmulatorServer:
         realtime_electric_mode=args.electric,
         realtime_live_limit=args.live_limit,
     )
-    tasks = EXAMPLE_TASKS if args.task is None else tuple(args.task)
+    tasks: tuple[str | TaskBehaviour, ...] = EXAMPLE_TASKS if args.task is None else tuple(args.task)
     return EmulatorServer(
         args.host, args.port, config=config, tasks=tasks, queues=args.queue, log_level="info"
     )

@@ -8,7 +8,7 @@ reschedule, tags, metadata) are stored on the run and folded in here.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .models import Run, iso
@@ -77,10 +77,22 @@ class RunView:
     completed_at: float | None
     expired_at: float | None
     updated_at: float
+    error: dict[str, Any] | None = field(default=None, compare=False)
+    """The error a token wait ended the run with (overrides the behaviour's)."""
 
     @property
     def finished(self) -> bool:
         return self.completed_at is not None or self.expired_at is not None
+
+
+@dataclass(frozen=True)
+class TokenWait:
+    """A run's wait on a waitpoint token: when it resumes (``INF`` while the token waits), and whether
+    the token timed out (the run then fails with ``error``)."""
+
+    resume_at: float
+    timed_out: bool
+    error: dict[str, Any] | None = None
 
 
 def api_status(internal: str, api_version: str | None) -> str:
@@ -105,15 +117,29 @@ def _start(run: Run, ready_at: float, pauses: list[tuple[float, float | None]]) 
     return start_time(max(ready_at, run.deployed_at), run.queue_time, pauses)
 
 
-def view(run: Run, now: float, pauses: list[tuple[float, float | None]] | None = None) -> RunView:
-    """Derive the state of ``run`` at ``now``."""
+def _resume(start: float, token: TokenWait | None) -> float:
+    """When the run's compute starts: at its start, or when the token it waits on is resolved."""
+    return start if token is None else max(start, token.resume_at)
+
+
+def view(
+    run: Run,
+    now: float,
+    pauses: list[tuple[float, float | None]] | None = None,
+    token: TokenWait | None = None,
+) -> RunView:
+    """Derive the state of ``run`` at ``now`` (``token``: the token it waits on as it starts)."""
     touched = max(run.created_at, run.touched_at)
     ready_at = run.delay_until if run.delay_until is not None else run.created_at
     start = _start(run, ready_at, pauses or [])
     expire = ready_at + run.ttl if run.ttl else INF
-    final, end = run.final_status, start + run.duration
-    if run.max_duration is not None and run.duration > run.max_duration:
-        final, end = "TIMED_OUT", start + run.max_duration
+    resume = _resume(start, token)
+    final, end = run.final_status, resume + run.duration
+    error = None
+    if token is not None and token.timed_out and final == "COMPLETED_SUCCESSFULLY":
+        final, end, error = "COMPLETED_WITH_ERRORS", resume, token.error
+    elif run.max_duration is not None and run.duration > run.max_duration:
+        final, end = "TIMED_OUT", resume + run.max_duration
     # Events in time order; a cancel pre-empts whatever comes after it.
     cancel = run.canceled_at if run.canceled_at is not None else INF
     if expire <= start and expire <= cancel:
@@ -127,16 +153,24 @@ def view(run: Run, now: float, pauses: list[tuple[float, float | None]] | None =
         return _waiting(run, now, ready_at, touched)
     if now < end:
         return RunView("EXECUTING", start, None, None, max(touched, start))
-    return RunView(final, start, end, None, max(touched, end))
+    return RunView(final, start, end, None, max(touched, end), error)
 
 
-def next_change(run: Run, now: float, pauses: list[tuple[float, float | None]] | None = None) -> float:
+def next_change(
+    run: Run,
+    now: float,
+    pauses: list[tuple[float, float | None]] | None = None,
+    token: TokenWait | None = None,
+) -> float:
     """The earliest time after ``now`` when the run's derived state may change (``INF`` if never)."""
     ready_at = run.delay_until if run.delay_until is not None else run.created_at
     start = _start(run, ready_at, pauses or [])
-    end = start + min(run.duration, run.max_duration if run.max_duration is not None else INF)
+    resume = _resume(start, token)
+    end = resume + min(run.duration, run.max_duration if run.max_duration is not None else INF)
+    if token is not None and token.timed_out:
+        end = resume
     expire = ready_at + run.ttl if run.ttl else INF
-    return min((t for t in (ready_at, start, end, expire) if t > now), default=INF)
+    return min((t for t in (ready_at, start, resume, end, expire) if t > now), default=INF)
 
 
 def _waiting(run: Run, now: float, ready_at: float, touched: float) -> RunView:
@@ -278,6 +312,8 @@ def error_object(run: Run, v: RunView) -> dict[str, Any] | None:
         return {"message": f"Run expired because the TTL ({run.ttl_text}) was reached"}  # ttlSystem.ts
     if v.status == "TIMED_OUT" and (run.error is None or run.final_status != "TIMED_OUT"):
         return internal_error("MAX_DURATION_EXCEEDED")
+    if v.status == "COMPLETED_WITH_ERRORS" and v.error is not None:
+        return v.error
     if v.status in {"COMPLETED_WITH_ERRORS", "CRASHED", "SYSTEM_FAILURE", "TIMED_OUT"} and run.error:
         return run.error
     return None

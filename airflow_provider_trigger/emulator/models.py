@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +32,10 @@ OUTCOMES = {
     "SYSTEM_FAILURE": "SYSTEM_FAILURE",
     "TIMED_OUT": "TIMED_OUT",
 }
+
+
+#: Log levels a task's logger writes (``logger.debug/log/info/warn/error``).
+LOG_LEVELS = ("debug", "log", "info", "warn", "error")
 
 
 def friendly_id(prefix: str, length: int = 21) -> str:
@@ -75,7 +79,14 @@ class TaskBehaviour:
     ``duration``/``queue_time`` are seconds (``None`` = the state's defaults). ``outcome`` is the final
     public status (COMPLETED, FAILED, CRASHED, SYSTEM_FAILURE, TIMED_OUT); ``fail="msg"`` is a shortcut
     for ``outcome="FAILED", error="msg"``. ``output`` is a constant or a function of the payload; the
-    default echoes the payload.
+    default echoes the payload. ``wait_for_token`` (a payload key, or a function of the payload,
+    giving a ``waitpoint_…`` id) makes the run call ``wait.forToken(id).unwrap()`` as it starts: it
+    stays EXECUTING until the token is completed, then runs ``duration`` and returns the completion
+    data (unless ``output`` is given); a token that times out fails the run (WaitpointTimeoutError).
+    ``logs`` are the lines the task writes (``logger.info`` …) as ``(level, message)`` pairs, level
+    one of debug/log/info/warn/error; they are spread evenly over the run's execution and served by
+    the run events route as they are "written". ``stack_trace`` replaces the failure's generated stack
+    (its first line should be ``Error: <message>``).
     """
 
     task: str
@@ -88,12 +99,26 @@ class TaskBehaviour:
     scheduled: bool | None = None  # False: schedules for this task get 422 "not a scheduled task"
     queue: str | None = None  # the task's default custom queue (declared with it); None: task/<id>
     ttl: str | None = None  # the task's own default TTL (``"5m"``), as ``task({ttl})`` sets it
+    logs: Sequence[tuple[str, str]] = ()
+    stack_trace: str | None = None
+    wait_for_token: str | Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         if self.fail is not None:
             self.outcome, self.error = "FAILED", self.fail
+        self.logs = tuple(self.logs)
+        for entry in self.logs:
+            if not (isinstance(entry, tuple) and len(entry) == 2 and str(entry[0]).lower() in LOG_LEVELS):
+                raise ValueError(
+                    f"logs take (level, message) pairs, level one of {LOG_LEVELS}; got {entry!r}"
+                )
         if self.outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}, not {self.outcome!r}")
+
+    @property
+    def echoes(self) -> bool:
+        """True when ``output`` is the default (echo the payload, or a token's completion data)."""
+        return self.output is _echo_payload
 
     def make_output(self, payload: Any) -> Any:
         return self.output(payload) if callable(self.output) else self.output
@@ -145,6 +170,9 @@ class Run:
     # else when it became runnable (its creation time, or the later deploy of its task)
     deployed_at: float | None = 0.0
     debounce_key: str | None = None
+    logs: tuple[tuple[str, str], ...] = ()  # the task's log lines (level, message), see TaskBehaviour
+    waits_for: str | None = None  # the waitpoint token the run waits on as it starts (wait.forToken)
+    output_from_token: bool = False  # its output is the token's completion data (set on completion)
 
 
 @dataclass

@@ -90,8 +90,9 @@ def run_row(run: Run, v: RunView, now: float, *, electric: bool) -> Row:
     if v.completed_at is not None and v.started_at is not None:
         duration_ms = int((v.completed_at - v.started_at) * 1000)
     error = None
-    if v.status in {"COMPLETED_WITH_ERRORS", "CRASHED", "SYSTEM_FAILURE", "TIMED_OUT"} and run.error:
-        error = json.dumps({"type": "BUILT_IN_ERROR", **run.error}, separators=(",", ":"))
+    failure = v.error or run.error
+    if v.status in {"COMPLETED_WITH_ERRORS", "CRASHED", "SYSTEM_FAILURE", "TIMED_OUT"} and failure:
+        error = json.dumps({"type": "BUILT_IN_ERROR", **failure}, separators=(",", ":"))
     return {
         "id": run.internal_id,
         "taskIdentifier": run.task,

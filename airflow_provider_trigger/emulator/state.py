@@ -26,6 +26,7 @@ from .models import (
 from .packets import PacketStore
 from .realtime import RealtimeState
 from .requestlog import RequestLog
+from .waiting import token_wait
 
 PROJECT_REF = "proj_emulatorlocalproject"
 OTHER_PROJECT_REF = "proj_emulatorotherproject"
@@ -118,7 +119,7 @@ class Stores:
     waitpoints: dict[str, Waitpoint] = field(default_factory=dict)
     bulk_actions: dict[str, BulkAction] = field(default_factory=dict)
     deployments: list[Deployment] = field(default_factory=list)
-    sessions: dict[str, Any] = field(default_factory=dict)  # id -> routes.extras.Session
+    sessions: dict[str, Any] = field(default_factory=dict)  # id -> routes.sessions.Session
     error_status: dict[str, dict[str, Any]] = field(default_factory=dict)  # error id -> decision
     debounce: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (env id, task, key) -> run
     # (env id, task, key) -> run id
@@ -264,12 +265,13 @@ class EmulatorState:
 
     def view(self, run: Run, now: float | None = None) -> RunView:
         queue = self.find_queue(run.env, run.queue)
-        return view(run, self.now() if now is None else now, queue.paused_intervals if queue else None)
+        paused = queue.paused_intervals if queue else None
+        return view(run, self.now() if now is None else now, paused, token_wait(self, run))
 
     def next_change(self, run: Run, now: float) -> float:
         """When the run's derived state may next change on its own (see ``lifecycle.next_change``)."""
         queue = self.find_queue(run.env, run.queue)
-        return next_change(run, now, queue.paused_intervals if queue else None)
+        return next_change(run, now, queue.paused_intervals if queue else None, token_wait(self, run))
 
     # ----- queues ---------------------------------------------------------------------------------
     def find_queue(self, env: Environment, name: str) -> Queue | None:

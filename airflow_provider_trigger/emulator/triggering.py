@@ -17,6 +17,7 @@ from .lifecycle import KEY_CLEARING, internal_error, parse_packet
 from .models import OUTCOMES, Environment, Run, TaskBehaviour, dumps, friendly_id
 from .packets import run_packets
 from .parsing import delay_until, key_ttl_seconds, ttl_seconds
+from .waiting import attach
 
 if TYPE_CHECKING:
     from .state import EmulatorState
@@ -136,7 +137,7 @@ def _outcome(
         return (
             final,
             None,
-            {"name": "Error", "message": behaviour.error, "stackTrace": f"Error: {behaviour.error}"},
+            {"name": "Error", "message": behaviour.error, "stackTrace": stack_trace(behaviour)},
         )
     try:
         output = behaviour.make_output(parse_packet(*state.packets.resolve(env, payload, payload_type)))
@@ -149,6 +150,18 @@ def _outcome(
     return final, output, None
 
 
+def stack_trace(behaviour: TaskBehaviour) -> str:
+    """The failure's stack: the behaviour's own, or one shaped like a deployed task's (Node.js)."""
+    if behaviour.stack_trace is not None:
+        return behaviour.stack_trace
+    return (
+        f"Error: {behaviour.error}\n"
+        f"    at Object.run (file:///app/src/trigger/{behaviour.task}.ts:12:13)\n"
+        "    at TaskExecutor.execute (file:///app/node_modules/@trigger.dev/core/dist/esm/v3/workers/"
+        "taskExecutor.js:240:34)"
+    )
+
+
 def deploy_pending(state: EmulatorState, run: Run) -> None:
     """A deploy now runs ``run``'s task and queue: it leaves PENDING_VERSION and starts."""
     behaviour = state.tasks.get(run.task)
@@ -157,7 +170,11 @@ def deploy_pending(state: EmulatorState, run: Run) -> None:
     if state.view(run).status != "PENDING_VERSION":
         return
     run.final_status, output, run.error = _outcome(state, run.env, behaviour, run.payload, run.payload_type)
+    run.logs = tuple(behaviour.logs)
     _, _, run.output, run.output_type = run_packets(state, run.env, run.id, None, run.payload_type, output)
+    attach(
+        state, run, behaviour, parse_packet(*state.packets.resolve(run.env, run.payload, run.payload_type))
+    )
     run.deployed_at = state.now()
     state.ensure_queue(run.env, run.queue)
 
@@ -217,6 +234,7 @@ def trigger(
         debounce = debouncing.validate(opts.debounce, now) if opts.debounce is not None else None
         _check_version(state, env, opts.lockToVersion)
         payload, payload_type = _payload_packet(body.payload, opts.payloadType)
+        body_payload, body_type = payload, payload_type
         if debounce is not None:
             delay = now + debounce[1] if delay is None else delay
             trailing = (opts.debounce or {}).get("mode") == "trailing"
@@ -257,6 +275,7 @@ def trigger(
             output=output,
             output_type=output_type,
             error=error,
+            logs=tuple(behaviour.logs),
             queue=queue,
             tags=tags + [t for t in (extra_tags or []) if t not in tags],
             idempotency_key=key,
@@ -284,6 +303,7 @@ def trigger(
         )
         if deployed:
             state.ensure_queue(env, queue)
+        attach(state, run, behaviour, parse_packet(*state.packets.resolve(env, body_payload, body_type)))
         state.stores.runs[run.id] = run
         if key:
             state.stores.idempotency[(env.id, task, key)] = run.id

@@ -29,8 +29,8 @@ def connection_form_widgets() -> dict[str, Any]:
     for name, field in CONN_FIELDS.items():
         schema = field["schema"]
         validators: list[Any] = [Optional()]
-        if "enum" in schema:
-            validators.append(any_of(schema["enum"]))
+        if "enum" in schema:  # None left out: 3.0/3.1's form would offer it as an option labelled "null"
+            validators.append(any_of([value for value in schema["enum"] if value is not None]))
         options = {"validators": validators, "description": field["description"]}
         if "boolean" in schema["type"]:
             widgets[name] = BooleanField(field["label"], **options)

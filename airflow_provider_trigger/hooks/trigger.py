@@ -36,8 +36,10 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
 
     from airflow_provider_trigger.client._executor import Sync
+    from airflow_provider_trigger.client.resources.batches import Batches
+    from airflow_provider_trigger.client.resources.deployments import Deployments
     from airflow_provider_trigger.client.resources.envvars import EnvVars
-    from airflow_provider_trigger.client.resources.misc import Batches, Deployments, IdempotencyKeys
+    from airflow_provider_trigger.client.resources.idempotency_keys import IdempotencyKeys
     from airflow_provider_trigger.client.resources.queues import Queues
     from airflow_provider_trigger.client.resources.runs import Runs
     from airflow_provider_trigger.client.resources.schedules import Schedules

@@ -1,4 +1,5 @@
-"""Airflow operators for Trigger.dev: trigger tasks, manage runs, sync env vars and schedules."""
+"""Airflow operators for Trigger.dev: trigger tasks, manage runs, sync env vars and schedules, and
+create or complete waitpoint tokens."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ from airflow_provider_trigger.operators.schedules import (
     TriggerSchedulesSyncOperator,
 )
 from airflow_provider_trigger.operators.tasks import TriggerTaskOperator
+from airflow_provider_trigger.operators.waitpoints import (
+    TriggerCompleteWaitpointOperator,
+    TriggerCreateWaitpointOperator,
+)
 
 __all__ = [
     "EnvVarSyncError",
@@ -25,6 +30,8 @@ __all__ = [
     "TriggerBulkActionError",
     "TriggerBulkActionOperator",
     "TriggerCancelRunOperator",
+    "TriggerCompleteWaitpointOperator",
+    "TriggerCreateWaitpointOperator",
     "TriggerDeleteScheduleOperator",
     "TriggerEnvVarsSyncOperator",
     "TriggerReplayRunOperator",

@@ -15,6 +15,7 @@ from airflow_provider_trigger._compat import warn_no_trigger_on_kill
 from airflow_provider_trigger.hooks import TriggerHook
 from airflow_provider_trigger.triggers.engine.incidents import READ_REQUEST
 from airflow_provider_trigger.triggers.engine.lifecycle import cancel_if_stopped, clear_generation
+from airflow_provider_trigger.triggers.engine.logs import LogSettings, RunLogPrinter
 from airflow_provider_trigger.triggers.engine.realtime import check_wait_mode
 from airflow_provider_trigger.triggers.engine.result import SUCCESS, WaitResult
 from airflow_provider_trigger.triggers.engine.statuses import RunSet, RunWatch
@@ -45,7 +46,12 @@ class TriggerBaseOperator(BaseOperator):
 
 class RunWaitingOperator(TriggerBaseOperator):
     """Shared by every operator that may wait for runs (task, batch, replay): the wait settings,
-    checked at DAG parse time, and the wait itself through the engine (worker or deferred)."""
+    checked at DAG parse time, and the wait itself through the engine (worker or deferred).
+
+    The runs' own log lines go to the task log when the wait ends: a run that failed, up to
+    ``log_lines_on_failure`` lines with its error and stack trace; a single run that succeeded, its
+    last ``log_lines_on_success`` (0 turns either off). ``stream_logs=True`` prints them while waiting
+    in the worker too (one extra request per poll), each line once."""
 
     def __init__(
         self,
@@ -56,10 +62,14 @@ class RunWaitingOperator(TriggerBaseOperator):
         deferrable: bool,
         cancel_on_kill: bool,
         wait_mode: str,
+        stream_logs: bool = False,
+        log_lines_on_success: int = 20,
+        log_lines_on_failure: int = 500,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.wait_mode = check_wait_mode(wait_mode)
+        self.run_logs = LogSettings(stream_logs, log_lines_on_success, log_lines_on_failure)
         self.feed_tag: str | None = None
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be > 0 seconds, got {poll_interval}")
@@ -93,7 +103,7 @@ class RunWaitingOperator(TriggerBaseOperator):
             except Exception as exc:
                 self.log.info("Deferring without a first look at %s: %s", what, exc)
             if runs.done:
-                return WaitResult.finished(runs, batch_id)
+                return self._with_logs(WaitResult.finished(runs, batch_id))
             common: dict[str, Any] = {
                 "trigger_conn_id": self.trigger_conn_id,
                 "poll_interval": self.poll_interval,
@@ -112,7 +122,8 @@ class RunWaitingOperator(TriggerBaseOperator):
                 method_name="execute_complete",
                 timeout=None if self.timeout is None else timedelta(seconds=self.timeout + DEFER_GRACE),
             )
-        return wait_in_worker(
+        printer = self._log_printer()
+        result = wait_in_worker(
             self.hook.client,
             runs,
             poll_interval=self.poll_interval,
@@ -121,7 +132,17 @@ class RunWaitingOperator(TriggerBaseOperator):
             log=self.log,
             what=what,
             batch_id=batch_id,
+            on_poll=printer.poll if self.run_logs.stream else None,
         )
+        return self._with_logs(result, printer)
+
+    def _log_printer(self) -> RunLogPrinter:
+        return RunLogPrinter(self.hook.runs.logs, self.log, self.run_logs, url=self.hook.run_url)
+
+    def _with_logs(self, result: WaitResult, printer: RunLogPrinter | None = None) -> WaitResult:
+        """Print the runs' log lines the wait has not printed (see ``triggers/engine/logs.py``)."""
+        (printer or self._log_printer()).finish(result)
+        return result
 
     def resumed(self, context: Context, event: Any) -> WaitResult:
         """The result a trigger's event carries, with the snapshots it leaves out fetched once."""
@@ -137,7 +158,7 @@ class RunWaitingOperator(TriggerBaseOperator):
                     result.runs[run_id] = self.hook.runs.retrieve(run_id)
                 except Exception as exc:
                     self.log.warning("Could not read failed run %s: %s", run_id, exc)
-        return result
+        return self._with_logs(result)
 
     def watching(self, context: Context, run_ids: list[str]) -> None:
         """From now on ``on_kill`` may cancel these runs (if a person stops the task)."""

@@ -49,6 +49,9 @@ class TriggerBatchOperator(TaskRunsOperator):
     :param wait_for_completion, poll_interval, timeout, deferrable, cancel_on_kill, trigger_conn_id,
         wait_mode: as for ``TriggerTaskOperator`` (realtime waits follow the batch's feed, or in the
         triggerer the DAG run's tag feed).
+    :param stream_logs, log_lines_on_failure, log_lines_on_success: as for ``TriggerTaskOperator``;
+        when the wait ends, each failed run's lines are printed (successful runs' only when streamed).
+        Streaming reads one run per poll, in turn.
     """
 
     template_fields: Sequence[str] = (

@@ -63,7 +63,8 @@ class TriggerReplayRunOperator(RunWaitingOperator):
 
     :param run_id: the run to replay (templated).
     :param wait_for_completion: wait until the new run finishes; fail if it fails.
-    :param poll_interval, timeout, deferrable, wait_mode, cancel_on_kill: as for ``TriggerTaskOperator``.
+    :param poll_interval, timeout, deferrable, wait_mode, cancel_on_kill, stream_logs,
+        log_lines_on_success, log_lines_on_failure: as for ``TriggerTaskOperator``.
     """
 
     template_fields: Sequence[str] = ("run_id", "trigger_conn_id")

@@ -74,6 +74,12 @@ class TriggerTaskOperator(ResumableJobMixin, TaskRunsOperator):
         polling by itself (PAT, 429, repeated errors); ``"poll"`` checks every ``poll_interval``.
     :param cancel_on_kill: cancel the run when a person stops the task (marks it failed or success, or
         clears it), worker-side or deferred (3.3+); never on an eviction, a deploy or a triggerer hand-over.
+    :param stream_logs: print the run's own log lines to the task log while waiting in the worker
+        (one extra request per poll, or per realtime update at most once per ``poll_interval``), each
+        line once. Whatever this says, when the wait ends (worker-side or in ``execute_complete``) the
+        lines not printed yet follow under ``---- Trigger.dev run <id> logs ----``: up to
+        ``log_lines_on_failure`` (default 500, errors with their stack traces always) if the run failed,
+        the last ``log_lines_on_success`` (default 20) if it succeeded; 0 turns either off.
     :param trigger_conn_id: Airflow connection of type ``trigger``.
     :param durable: Airflow 3.3+ (``ResumableJobMixin``): keep the run id in the task state store
         before waiting, so a retry after a crash resumes that run; a stored run that completed is not

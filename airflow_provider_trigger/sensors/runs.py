@@ -21,6 +21,7 @@ from airflow_provider_trigger._compat import SoftFailOnDeferralTimeout
 from airflow_provider_trigger.exceptions import TriggerWaitError
 from airflow_provider_trigger.hooks import TriggerHook
 from airflow_provider_trigger.triggers.engine.incidents import READ_REQUEST, Incident
+from airflow_provider_trigger.triggers.engine.logs import LogSettings, RunLogPrinter
 from airflow_provider_trigger.triggers.engine.realtime import check_wait_mode
 from airflow_provider_trigger.triggers.engine.result import ERROR, FAILED, SUCCESS, TIMEOUT, WaitResult
 from airflow_provider_trigger.triggers.engine.statuses import (
@@ -55,6 +56,10 @@ class TriggerRunSensor(SoftFailOnDeferralTimeout, BaseSensorOperator):
     :param wait_mode: ``"realtime"`` (default): in ``poke`` mode and when deferred, follow the run over
         the realtime API, falling back to polling by itself (PAT, 429, repeated errors); ``"poll"``:
         check every ``poke_interval``. ``reschedule`` mode always polls.
+    :param stream_logs: print the run's log lines to the task log while waiting in the worker (poke
+        mode; one extra request per poke), each line once. Whatever this says, when the sensor ends
+        the run's lines not printed yet follow: up to ``log_lines_on_failure`` (default 500) with its
+        error and stack trace if it failed, the last ``log_lines_on_success`` (default 20) if not.
     :param trigger_conn_id: Airflow connection of type ``trigger``.
     """
 
@@ -70,10 +75,14 @@ class TriggerRunSensor(SoftFailOnDeferralTimeout, BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         trigger_conn_id: str = TriggerHook.default_conn_name,
         wait_mode: str = "realtime",
+        stream_logs: bool = False,
+        log_lines_on_success: int = 20,
+        log_lines_on_failure: int = 500,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.wait_mode = check_wait_mode(wait_mode)
+        self.run_logs = LogSettings(stream_logs, log_lines_on_success, log_lines_on_failure)
         if isinstance(target_statuses, str) or isinstance(failure_statuses, str):
             raise ValueError("target_statuses and failure_statuses take a list of statuses, not one string")
         target = {str(s).upper() for s in target_statuses}
@@ -99,6 +108,15 @@ class TriggerRunSensor(SoftFailOnDeferralTimeout, BaseSensorOperator):
         )
 
     @cached_property
+    def _printer(self) -> RunLogPrinter:
+        return RunLogPrinter(self.hook.runs.logs, self.log, self.run_logs, url=self.hook.run_url)
+
+    def _print_logs(self, status: str) -> None:
+        """The run's log lines once its verdict is known (``failed``: with its error)."""
+        failed = [self.run_id] if status == FAILED else []
+        self._printer.finish(WaitResult(status, [self.run_id], "", failed=failed))
+
+    @cached_property
     def _incident(self) -> Incident:
         return Incident(f"run {self.run_id}", self.log)
 
@@ -120,9 +138,13 @@ class TriggerRunSensor(SoftFailOnDeferralTimeout, BaseSensorOperator):
         self._incident.recovered()
         outcome = self._watch.outcome(run)
         if outcome == "failed":
+            self._print_logs(FAILED)
             raise self._failed(self._watch.last_status, error_message(run))
         if outcome == "success":
+            self._print_logs(SUCCESS)
             return PokeReturnValue(is_done=True, xcom_value=run.output)
+        if self.run_logs.stream and self.mode == "poke":  # a rescheduled poke would print them again
+            self._printer.poll([self.run_id])
         return False
 
     def execute(self, context: Context) -> Any:
@@ -156,7 +178,7 @@ class TriggerRunSensor(SoftFailOnDeferralTimeout, BaseSensorOperator):
         )
 
     def _wait_in_worker(self) -> WaitResult:
-        return wait_in_worker(
+        result = wait_in_worker(
             self.hook.client,
             RunSet([self._watch]),
             poll_interval=self.poke_interval,
@@ -164,7 +186,10 @@ class TriggerRunSensor(SoftFailOnDeferralTimeout, BaseSensorOperator):
             wait_mode="realtime",
             log=self.log,
             what=f"run {self.run_id}",
+            on_poll=self._printer.poll if self.run_logs.stream else None,
         )
+        self._printer.finish(result)
+        return result
 
     def _verdict(self, result: WaitResult) -> Any:
         """The output, or the error a sensor raises (``soft_fail`` skips timeouts and failed runs)."""
@@ -185,6 +210,7 @@ class TriggerRunSensor(SoftFailOnDeferralTimeout, BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger fired: the output, or the error the wait ended in."""
         result = WaitResult.from_event(event, f"run {self.run_id}")
+        self._printer.finish(result)
         if result.status == FAILED:
             raise self._failed(result.statuses.get(self.run_id), result.message)
         if result.status == TIMEOUT:

@@ -1,4 +1,5 @@
-"""Triggers: deferrable waits on Trigger.dev runs, and the run watcher that starts DAGs (AssetWatcher).
+"""Triggers: deferrable waits on Trigger.dev runs and waitpoint tokens, and the run watcher that
+starts DAGs (AssetWatcher).
 
 The waiting itself lives in :mod:`airflow_provider_trigger.triggers.engine`, shared with the operators
 and the sensor; the errors a wait ends in are in :mod:`airflow_provider_trigger.exceptions`.
@@ -14,6 +15,7 @@ from airflow_provider_trigger.exceptions import (
 )
 from airflow_provider_trigger.triggers.events import TriggerRunEventTrigger
 from airflow_provider_trigger.triggers.runs import TriggerBatchTrigger, TriggerRunTrigger
+from airflow_provider_trigger.triggers.waitpoints import TriggerWaitpointTrigger
 
 __all__ = [
     "TriggerBatchTrigger",
@@ -23,4 +25,5 @@ __all__ = [
     "TriggerRunTrigger",
     "TriggerWaitError",
     "TriggerWaitTimeoutError",
+    "TriggerWaitpointTrigger",
 ]

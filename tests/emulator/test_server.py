@@ -155,7 +155,9 @@ def test_command_line_deploys_the_example_tasks_or_the_ones_named() -> None:
     from airflow_provider_trigger.emulator.__main__ import EXAMPLE_TASKS, build_server
 
     default = build_server(["--port", "0"]).state
-    assert all(default.is_deployed(t) for t in EXAMPLE_TASKS) and not default.is_deployed("typo-task")
+    names = [t if isinstance(t, str) else t.task for t in EXAMPLE_TASKS]
+    assert all(default.is_deployed(t) for t in names) and not default.is_deployed("typo-task")
+    assert default.tasks["publish-report"].wait_for_token == "tokenId"  # example_waitpoints' run
     assert not default.config.lenient and default.config.rate_limit is not None
     named = build_server(["--port", "0", "--task", "mine", "--queue", "shared", "--lenient"]).state
     assert set(named.tasks) == {"mine"} and named.declared_queues == {"shared"}

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowException
 from airflow.sdk import DAG
 
 from airflow_provider_trigger.emulator import EmulatorServer, TaskBehaviour
@@ -127,3 +128,31 @@ def test_bad_payloads_fail_before_any_request(emulator: EmulatorServer, payloads
     with pytest.raises(ValueError, match=problem):
         run_try(make_operator(payloads=payloads))
     assert not [r for r in emulator.requests if "batches" in r.path]
+
+
+def test_an_item_that_cannot_trigger_becomes_a_failed_run_named_in_the_error(
+    emulator: EmulatorServer,
+) -> None:
+    """Production: a batch item that fails to trigger (here: over the 3 MB item limit) becomes a
+    failed run of the batch, in item order; the operator waits for processing, then fails naming it."""
+    emulator.state.set_task(TaskBehaviour("resize", output=lambda p: {"resized": len(p)}))
+    huge = "x" * (3 * 1024 * 1024 + 10)
+    task, context, ti = start_try(make_operator(payloads=["a", huge, "c"]))
+
+    with pytest.raises(TriggerRunFailedError) as failed:
+        task.execute(context)
+
+    run_ids = ti.xcoms["run_ids"]
+    assert len(run_ids) == 3  # one run per item, in item order
+    assert "1 of 3 Trigger.dev runs" in str(failed.value)
+    assert f"{run_ids[1]} SYSTEM_FAILURE" in str(failed.value)
+    assert [emulator.state.run_status(r) for r in (run_ids[0], run_ids[2])] == ["COMPLETED", "COMPLETED"]
+
+
+def test_a_batch_with_no_run_at_all_fails_clearly(emulator: EmulatorServer) -> None:
+    """ABORTED: every item failed without even a failed run (the queue's size limit)."""
+    emulator.state.set_task(TaskBehaviour("resize"))
+    emulator.state.config.queue_size_limit = 0
+
+    with pytest.raises(AirflowException, match=r"ABORTED: 0 of 2 items became runs"):
+        run_try(make_operator(payloads=[1, 2]))

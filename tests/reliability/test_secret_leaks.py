@@ -85,6 +85,7 @@ def leak_env(
     emulator.state.set_task(TaskBehaviour("daily-digest"))
     emulator.state.set_task(TaskBehaviour("sync-crm"))
     emulator.state.set_task(TaskBehaviour("legacy-import"))
+    emulator.state.set_task(TaskBehaviour("publish-report", wait_for_token="tokenId"))  # example_waitpoints
     yield dags_folder
 
 

@@ -5,7 +5,8 @@ file plus values held in Airflow, makes the project's Airflow-managed schedules 
 (deleting the ones that were dropped), and cancels the waiting runs of a retired task. Variables and
 schedules that did not change cost no write request.
 
-Connection ``trigger_default``: a secret key of the target environment (or a PAT with ``project_ref``).
+Connection ``trigger_default``: a secret key of the target environment or a PAT, with ``project_ref`` in
+its extra (the env-var routes name the project; the emulator's is ``proj_emulatorlocalproject``).
 """
 
 from __future__ import annotations

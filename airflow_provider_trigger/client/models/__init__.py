@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from airflow_provider_trigger.client.models._base import ApiObject, TriggerModel
-from airflow_provider_trigger.client.models.other import (
-    CreatedWaitpointToken,
+from airflow_provider_trigger.client.models.insights import Prompt, QueryResult, Session, TaskErrorGroup
+from airflow_provider_trigger.client.models.logs import RunEvent, RunEvents, RunLogLine
+from airflow_provider_trigger.client.models.project import (
     Deployment,
     EnvVar,
-    Prompt,
-    QueryResult,
     Queue,
     QueueConcurrency,
     Schedule,
     ScheduleGenerator,
-    Session,
     Success,
-    TaskErrorGroup,
-    WaitpointToken,
 )
 from airflow_provider_trigger.client.models.runs import (
     FAILURE_STATUSES,
@@ -41,6 +37,7 @@ from airflow_provider_trigger.client.models.tasks import (
     ProcessedBatch,
     TriggerResult,
 )
+from airflow_provider_trigger.client.models.waitpoints import CreatedWaitpointToken, WaitpointToken
 
 __all__ = [
     "FAILURE_STATUSES",
@@ -67,6 +64,9 @@ __all__ = [
     "QueueConcurrency",
     "Run",
     "RunError",
+    "RunEvent",
+    "RunEvents",
+    "RunLogLine",
     "RunResult",
     "RunStatus",
     "Schedule",

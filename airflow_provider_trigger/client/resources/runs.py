@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
@@ -21,6 +22,7 @@ from airflow_provider_trigger.client.models import (
     RunResult,
 )
 from airflow_provider_trigger.client.models._base import parser
+from airflow_provider_trigger.client.models.logs import RunEvents, RunLogLine, log_lines
 from airflow_provider_trigger.client.realtime import FeedState, RealtimeBackoff, subscription
 from airflow_provider_trigger.client.realtime._feeds import (
     DEFAULT_SKIP_COLUMNS,
@@ -260,8 +262,22 @@ class Runs(Resource[M]):
         )
 
     @endpoint
-    def events(self, run_id: str, *, request_options: RequestOptions | None = None) -> ApiRequest[ApiObject]:
-        return ApiRequest("GET", _run_path(run_id, "/events"), parser(ApiObject), options=request_options)
+    def events(self, run_id: str, *, request_options: RequestOptions | None = None) -> ApiRequest[RunEvents]:
+        """Every span and log line of the run so far (the route has no cursor: each call returns all)."""
+        return ApiRequest("GET", _run_path(run_id, "/events"), parser(RunEvents), options=request_options)
+
+    @endpoint
+    def logs(
+        self, run_id: str, *, request_options: RequestOptions | None = None
+    ) -> ApiRequest[builtins.list[RunLogLine]]:
+        """The run's log lines so far, oldest first: what the task logged (level, time, attempt,
+        message) and its errors with their stack traces. One request (``/events``); each line's
+        ``key`` is stable, so a poller prints only the keys it has not seen."""
+
+        def parse(body: Any) -> builtins.list[RunLogLine]:
+            return log_lines(run_id, RunEvents.model_validate(body).events)
+
+        return ApiRequest("GET", _run_path(run_id, "/events"), parse, options=request_options)
 
     @endpoint
     def trace(self, run_id: str, *, request_options: RequestOptions | None = None) -> ApiRequest[ApiObject]:

@@ -19,7 +19,7 @@ from airflow_provider_trigger.client.models import (
 )
 from airflow_provider_trigger.client.models._base import parser
 from airflow_provider_trigger.client.resources._options import TriggerOptions, trigger_options
-from airflow_provider_trigger.client.resources.misc import DEFAULT_PROCESSING_POLL, wait_for_processing
+from airflow_provider_trigger.client.resources.batches import DEFAULT_PROCESSING_POLL, wait_for_processing
 
 MAX_BATCH_ITEMS = 1000
 

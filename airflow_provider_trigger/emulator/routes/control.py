@@ -4,8 +4,8 @@
 - ``GET|DELETE /_emulator/requests``: the request log
 - ``POST /_emulator/faults`` ``{method?, path?, kind, count?, skip?, resetAfter?}`` or
   ``{rate, kinds?, seed?, method?, path?}``; ``DELETE /_emulator/faults``
-- ``POST /_emulator/tasks/{task}`` ``{duration?, queueTime?, outcome?, error?, output?, scheduled?}``
-  (without ``output`` the task echoes its payload)
+- ``POST /_emulator/tasks/{task}`` ``{duration?, queueTime?, outcome?, error?, output?, scheduled?,
+  logs?: [[level, message], …], stackTrace?}`` (without ``output`` the task echoes its payload)
 - ``PATCH /_emulator/config``: any :class:`EmulatorConfig` field (``rateLimit: {burst, refill, interval}``,
   ``lenient: true``)
 - ``POST /_emulator/queues/{name}``: deploy a custom queue
@@ -109,6 +109,8 @@ class BehaviourBody(BaseModel):
     error: str = "Task failed"
     output: Any = _MISSING
     scheduled: bool | None = None
+    logs: list[tuple[str, str]] = []
+    stackTrace: str | None = None
 
 
 @router.post("/queues/{name:path}")
@@ -126,11 +128,21 @@ async def set_task(task: str, request: Request) -> dict[str, bool]:
     kwargs: dict[str, Any] = {}
     if isinstance(raw, dict) and "output" in raw:
         kwargs["output"] = raw["output"]
-    state_of(request).set_task(
-        TaskBehaviour(
-            task, body.duration, body.queueTime, body.outcome, body.error, scheduled=body.scheduled, **kwargs
+    try:
+        behaviour = TaskBehaviour(
+            task,
+            body.duration,
+            body.queueTime,
+            body.outcome,
+            body.error,
+            scheduled=body.scheduled,
+            logs=[tuple(entry) for entry in body.logs],
+            stack_trace=body.stackTrace,
+            **kwargs,
         )
-    )
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from exc
+    state_of(request).set_task(behaviour)
     return {"success": True}
 
 

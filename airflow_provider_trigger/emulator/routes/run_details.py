@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..auth import legacy_secret_env, secret_env
 from ..errors import ApiError
+from ..events import run_events as event_rows
 from ..lifecycle import parse_packet
 from ..models import Environment, Run, dumps, iso
 from ..triggering import validate_body
@@ -166,11 +167,12 @@ def _span(run: Run, state: Any) -> dict[str, Any]:
 @router.get("/api/v1/runs/{run_id}/events")
 async def run_events(run_id: str, request: Request, env: SecretEnv) -> dict[str, Any]:
     state = state_of(request)
-    run = find_run(state, env, run_id)
-    if run is None:
-        raise ApiError(404, "Not found", headers={"x-should-retry": "false"})
-    span = _span(run, state)
-    return {"events": [{"spanId": span["id"], "parentId": None, "runId": run.id, **span["data"]}]}
+    with state.lock:
+        run = find_run(state, env, run_id)
+        if run is None:  # createLoaderApiRoute's shouldRetryNotFound: the run may not be written yet
+            raise ApiError(404, "Not found", headers={"x-should-retry": "true"})
+        now = state.now()
+        return {"events": event_rows(run, state.view(run, now), now)}
 
 
 @router.get("/api/v1/runs/{run_id}/trace")

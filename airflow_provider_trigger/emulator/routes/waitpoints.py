@@ -19,6 +19,7 @@ from ..pagination import cursor_page
 from ..parsing import delay_until, duration_seconds, key_ttl_seconds, parse_date
 from ..state import EmulatorState
 from ..triggering import jwt_headers, validate_body
+from ..waiting import on_completed, timeout_error
 from .common import TASK_PAYLOAD_MAXIMUM_SIZE, check_size, read_json, state_of
 
 router = APIRouter()
@@ -65,7 +66,7 @@ def token_object(
     if with_output:
         if status == "TIMED_OUT":
             body |= {
-                "output": dumps({"message": "Timed out"}),
+                "output": dumps(timeout_error(token)),
                 "outputType": "application/json",
                 "outputIsError": True,
             }
@@ -158,10 +159,14 @@ async def retrieve_token(token_id: str, request: Request, env: SecretEnv) -> dic
 
 
 def _complete(state: EmulatorState, token: Waitpoint, data: Any) -> None:
+    """Complete a waiting token and continue the runs waiting on it. A completed or timed-out token
+    answers ``success`` unchanged (upstream: a COMPLETED waitpoint returns at once; a timeout completes
+    the waitpoint with an error, so it is COMPLETED in the database)."""
     with state.lock:
         if token.completed_at is None and _status(token, state.now()) == "WAITING":
             token.completed_at = state.now()
             token.output = None if data is None else dumps(data)
+            on_completed(state, token)
 
 
 class CompleteBody(BaseModel):

@@ -34,8 +34,12 @@ MAX_DELAY = 30.0
 NOT_VISIBLE_GRACE = 30.0
 """Seconds a run may answer 404 before the wait gives up on it. The API marks every run 404 retryable
 (a run is briefly invisible after it is created); one that stays missing is gone or mistyped."""
-READ_REQUEST = RequestOptions(retry=RetryOptions(max_attempts=2, max_timeout=1.0), timeout=30.0)
-"""Status reads inside a wait: one quick retry for a blip; the wait's incident handling does the rest."""
+READ_REQUEST = RequestOptions(retry=RetryOptions(max_attempts=1), timeout=30.0)
+"""Status reads inside a wait: one attempt; the wait's incident handling retries (and in the triggerer
+the first failure closes the gate for every other wait at once)."""
+MAX_PROBE_INTERVAL = 2.0
+"""While the API is down, the triggerer's gate probes at least this often (one request for the whole
+process), so the end of an incident is noticed within about 2 s."""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -175,7 +179,7 @@ class IncidentGate:
             self.open = True
             self._closed.clear()
         self.failures += 1
-        self.next_probe = time.time() + backoff(self.failures, exc, cap)
+        self.next_probe = time.time() + backoff(self.failures, exc, min(cap, MAX_PROBE_INTERVAL))
 
 
 class _Gates:

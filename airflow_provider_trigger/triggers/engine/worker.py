@@ -37,6 +37,7 @@ class WorkerWait:
         batch_id: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], float] = time.time,
+        on_poll: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.client = client
         self.runs = runs
@@ -49,6 +50,10 @@ class WorkerWait:
         self.sleep = sleep
         self.now = now
         self.incident = Incident(what, log, now=now)
+        self.on_poll = on_poll
+        """Called with the runs still pending after each poll, and after realtime updates at most once
+        per ``poll_interval`` (log streaming: :mod:`.logs`); its errors never end the wait."""
+        self._last_hook: float | None = None
 
     def run(self) -> WaitResult:
         if self.wait_mode == "realtime" and self._follow_feed():
@@ -87,6 +92,7 @@ class WorkerWait:
                     seen.add(run.id)
                     if self.runs.observe(self._complete(run)):
                         return True
+                self._hook(throttle=True)
                 if missing := sorted(set(run_ids) - seen):
                     log_fallback(self.log, self.what, f"runs not in the feed: {', '.join(missing)}")
                     return False
@@ -104,6 +110,18 @@ class WorkerWait:
             return self.client.runs.retrieve(run.id, request_options=READ_REQUEST)
         return run
 
+    def _hook(self, *, throttle: bool = False) -> None:
+        if self.on_poll is None:
+            return
+        now = self.now()
+        if throttle and self._last_hook is not None and now - self._last_hook < self.poll_interval:
+            return
+        self._last_hook = now
+        try:
+            self.on_poll(self.runs.pending())
+        except Exception as exc:
+            self.log.warning("While waiting for %s: %s", self.what, exc)
+
     # -- polling ----------------------------------------------------------------------------------
 
     def _poll(self) -> WaitResult:
@@ -117,6 +135,7 @@ class WorkerWait:
                 delay = self.incident.failed(exc, self.poll_interval)  # raises when permanent
             if self.runs.done:
                 return self._finished()
+            self._hook()
             left = self._remaining()
             if left is not None:
                 if left <= 0:

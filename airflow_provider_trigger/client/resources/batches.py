@@ -1,54 +1,18 @@
-"""Small resources: ``deployments``, ``batches``, ``idempotency_keys``."""
+"""``batches``: retrieve, results, and waiting until a v3 batch's items became runs."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from airflow_provider_trigger.client._executor import Flow, M, Pause, Resource, endpoint, flow, paginated
-from airflow_provider_trigger.client._idempotency import IdempotencyKey, make_key
-from airflow_provider_trigger.client._request import ApiRequest, PageRequest, iso, query, segment
+from airflow_provider_trigger.client._executor import Flow, M, Pause, Resource, endpoint, flow
+from airflow_provider_trigger.client._request import ApiRequest, segment
 from airflow_provider_trigger.client._types import RequestOptions
 from airflow_provider_trigger.client.errors import BatchProcessingTimeoutError, TriggerClientError
 from airflow_provider_trigger.client.models import (
-    ApiObject,
     Batch,
     BatchItemFailure,
     BatchResults,
-    Deployment,
-    IdResponse,
     ProcessedBatch,
 )
 from airflow_provider_trigger.client.models._base import parser
-
-
-class Deployments(Resource[M]):
-    @paginated
-    def list(
-        self,
-        *,
-        status: str | None = None,
-        period: str | None = None,
-        from_: datetime | str | None = None,
-        to: datetime | str | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-        request_options: RequestOptions | None = None,
-    ) -> PageRequest[Deployment]:
-        """Deployments, newest first; forward-only pagination (``cursor`` = a deployment id)."""
-        q = query(
-            status=status,
-            period=period,
-            **{"from": iso(from_), "to": iso(to), "page[size]": limit, "page[after]": cursor},
-        )
-        request: ApiRequest[dict[str, object]] = ApiRequest(
-            "GET", "/api/v1/deployments", dict, query=q, options=request_options
-        )
-        return PageRequest(request, parser(Deployment), backward=False)
-
-    @endpoint
-    def retrieve_current(self, *, request_options: RequestOptions | None = None) -> ApiRequest[Deployment]:
-        return ApiRequest("GET", "/api/v1/deployments/current", parser(Deployment), options=request_options)
-
 
 DEFAULT_PROCESSING_TIMEOUT = 120.0
 DEFAULT_PROCESSING_POLL = 0.5
@@ -118,19 +82,4 @@ class Batches(Resource[M]):
         return ApiRequest("GET", path, parser(BatchResults), options=request_options)
 
 
-class IdempotencyKeys(Resource[M]):
-    @endpoint
-    def reset(
-        self, key: IdempotencyKey, *, task_identifier: str, request_options: RequestOptions | None = None
-    ) -> ApiRequest[IdResponse]:
-        """Forget ``key`` for ``task_identifier`` so the next trigger with it starts a new run.
-
-        ``key`` is hashed as ``trigger`` hashes it (a 64-char key is used as is).
-        """
-        hashed, _ = make_key(key)
-        body = {"taskIdentifier": segment(task_identifier, "task_identifier") and task_identifier}
-        path = f"/api/v1/idempotencyKeys/{segment(hashed or '', 'key')}/reset"
-        return ApiRequest("POST", path, parser(IdResponse), body=body, options=request_options)
-
-
-__all__ = ["ApiObject", "Batches", "Deployments", "IdempotencyKeys"]
+__all__ = ["Batches", "wait_for_processing"]
