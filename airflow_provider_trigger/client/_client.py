@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from functools import cached_property
 from types import TracebackType
-from typing import Any, Generic, Self
+from typing import TYPE_CHECKING, Any, Generic, Self
 
 import httpx
-import requests
 
 from airflow_provider_trigger.client._constants import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
 from airflow_provider_trigger.client._core import ClientConfig
@@ -54,6 +53,9 @@ from airflow_provider_trigger.client.resources.schedules import Schedules
 from airflow_provider_trigger.client.resources.sessions import Prompts, Sessions
 from airflow_provider_trigger.client.resources.tasks import Tasks
 from airflow_provider_trigger.client.resources.waitpoints import Waitpoints
+
+if TYPE_CHECKING:
+    import requests
 
 
 class _Resources(Generic[M]):

@@ -1,4 +1,4 @@
-"""The only module that imports the HTTP libraries: ``requests`` (sync) and ``httpx`` (async).
+"""The only module that imports the HTTP libraries: ``requests`` (sync, on first use) and ``httpx`` (async).
 
 One pooled, keep-alive session per client; library errors become ``ApiConnectionError``;
 every attempt of one call goes through the client's retry policy with the same headers.
@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
-import requests
-import requests.adapters
-import requests.auth
 
 from airflow_provider_trigger.client._constants import USER_AGENT
 from airflow_provider_trigger.client._core import ClientConfig, Prepared, finish, prepare
@@ -21,8 +18,16 @@ from airflow_provider_trigger.client._request import ApiRequest
 from airflow_provider_trigger.client._response import RawResponse
 from airflow_provider_trigger.client.errors import ApiConnectionError, ApiTimeoutError
 
+if TYPE_CHECKING:
+    import requests
+
 T = TypeVar("T")
 DEFAULT_POOL_SIZE = 10
+OFF_LOOP_BYTES = 16 * 1024
+"""Async responses larger than this are decoded (JSON, models) in a worker thread, not on the event
+loop: a page of 100 runs or a realtime snapshot of 1,000 runs takes 10-100 ms of CPU (several times that
+on a busy triggerer), which Airflow's triggerer reports as a blocked loop and which delays every other
+trigger in the process. Small responses (a run's state) stay on the loop, where a thread costs more."""
 BARE_HEADERS = {"Accept": "*/*", "User-Agent": USER_AGENT}
 """The only headers sent to a presigned URL: no credential, none of the client's API headers."""
 BareResponse = tuple[int, dict[str, str], bytes]
@@ -35,12 +40,17 @@ def _bare_error(host: str, exc: Exception, timeout: bool) -> ApiConnectionError:
     return ApiConnectionError(f"could not reach {host} ({type(exc).__name__})")
 
 
-class _NoAuth(requests.auth.AuthBase):
-    """Makes sure no Authorization header (e.g. from ~/.netrc) goes to a presigned URL."""
+def _no_auth() -> Any:
+    """An auth that makes sure no Authorization header (e.g. from ~/.netrc) goes to a presigned URL
+    (built on first use: ``requests`` is imported only by the sync client)."""
+    import requests.auth
 
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers.pop("Authorization", None)
-        return request
+    class _NoAuth(requests.auth.AuthBase):
+        def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+            request.headers.pop("Authorization", None)
+            return request
+
+    return _NoAuth()
 
 
 def _connection_error(prepared: Prepared, exc: Exception, timeout: bool) -> ApiConnectionError:
@@ -51,6 +61,11 @@ def _connection_error(prepared: Prepared, exc: Exception, timeout: bool) -> ApiC
 
 
 def new_session(pool_size: int = DEFAULT_POOL_SIZE) -> requests.Session:
+    # imported here: ``requests`` takes ~0.4 s to import and the triggerer (async only) never needs it;
+    # Airflow imports a trigger's module on the triggerer's event loop, so that time blocked the loop
+    import requests
+    import requests.adapters
+
     session = requests.Session()
     adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
     session.mount("http://", adapter)
@@ -68,6 +83,8 @@ class SyncTransport:
     def send(self, request: ApiRequest[T]) -> RawResponse[T]:
         prepared = prepare(self.config, request)
         attempts = 0
+
+        import requests
 
         def attempt() -> RawResponse[T]:
             nonlocal attempts
@@ -94,7 +111,9 @@ class SyncTransport:
 
     def get_bare(self, url: str, host: str, timeout: float | None) -> BareResponse:
         """One GET of an absolute (presigned) URL with no credentials, cookies or API headers."""
-        prepared = requests.Request("GET", url, headers=BARE_HEADERS, auth=_NoAuth()).prepare()
+        import requests
+
+        prepared = requests.Request("GET", url, headers=BARE_HEADERS, auth=_no_auth()).prepare()
         settings = self.session.merge_environment_settings(url, {}, None, None, None)
         try:
             response = self.session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
@@ -163,9 +182,10 @@ class AsyncTransport:
                 raise _connection_error(prepared, exc, timeout=False) from None
             finally:
                 self.gate.release()
-            return finish(
-                prepared, request, response.status_code, response.headers, response.content, attempts
-            )
+            status, headers, content = response.status_code, response.headers, response.content
+            if len(content) > OFF_LOOP_BYTES:
+                return await asyncio.to_thread(finish, prepared, request, status, headers, content, attempts)
+            return finish(prepared, request, status, headers, content, attempts)
 
         return await prepared.policy.acall(attempt)
 

@@ -30,6 +30,7 @@ from airflow_provider_trigger.hooks._connection import (
     run_path,
 )
 from airflow_provider_trigger.hooks._form import connection_form_widgets
+from airflow_provider_trigger.hooks._settings_cache import shared_settings
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -116,17 +117,29 @@ class TriggerHook(BaseHook):
         conn = self.get_connection(self.trigger_conn_id)
         if key := (conn.password or "").strip():
             mask_secret(key)
-        return self._parse(conn, conn.extra_dejson)
+        settings = self._parse(conn, conn.extra_dejson)
+        self._log_settings(settings)
+        return settings
 
     async def aget_settings(self) -> TriggerConnectionSettings:
-        """:attr:`settings`, read without blocking the event loop (fills the same cache)."""
+        """:attr:`settings`, read without blocking the event loop (fills the same cache).
+
+        Hooks on one event loop share the lookup of a connection for a short while
+        (``hooks/_settings_cache.py``): 1,000 triggers starting together cost one lookup, not 1,000.
+        """
         if "settings" not in self.__dict__:
-            conn = await get_async_connection(self.trigger_conn_id, hook=self)
-            if key := (conn.password or "").strip():
-                await _amask_secret(key)
-            self.__dict__["settings"] = self._parse(conn, await get_async_extra_dejson(conn))
-        settings: TriggerConnectionSettings = self.__dict__["settings"]
-        return settings
+            key = (type(self), self.trigger_conn_id)
+            settings = await shared_settings(key, self._alookup)  # the lookup masked the key
+            self.__dict__["settings"] = settings
+            self._log_settings(settings)
+        resolved: TriggerConnectionSettings = self.__dict__["settings"]
+        return resolved
+
+    async def _alookup(self) -> TriggerConnectionSettings:
+        conn = await get_async_connection(self.trigger_conn_id, hook=self)
+        if key := (conn.password or "").strip():
+            await _amask_secret(key)
+        return self._parse(conn, await get_async_extra_dejson(conn))
 
     def _parse(self, conn: Connection, extra: dict[str, Any]) -> TriggerConnectionSettings:
         settings = parse_connection(
@@ -138,6 +151,9 @@ class TriggerHook(BaseHook):
             port=conn.port,
             extra=extra,
         )
+        return settings
+
+    def _log_settings(self, settings: TriggerConnectionSettings) -> None:
         self.log.info(
             "Using Trigger.dev connection %r: %s key, %s, environment %s, project %s",
             self.trigger_conn_id,
@@ -146,7 +162,6 @@ class TriggerHook(BaseHook):
             settings.environment,
             settings.project_ref or "(not set)",
         )
-        return settings
 
     @property
     def key_kind(self) -> KeyKind:

@@ -15,6 +15,7 @@ realtime feeds: ``TriggerClientError`` before anything is sent.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Concatenate, Generic, ParamSpec, overload
@@ -53,6 +54,10 @@ from airflow_provider_trigger.client.realtime._rows import (
 )
 
 P = ParamSpec("P")
+OFF_LOOP_MESSAGES = 50
+"""An async feed applies a response of more messages than this (a snapshot: up to one row per run of a
+tag or batch) in a worker thread: decoding 1,000 rows into runs takes ~0.1 s of CPU, enough for Airflow's
+triggerer to report its loop blocked and to hold up every other trigger. Live updates stay on the loop."""
 
 __all__ = [
     "DEFAULT_READ_TIMEOUT",
@@ -189,7 +194,14 @@ class AsyncRunFeed(_FeedBase):
                     await sleep(delay)
                 continue
             self.failures = 0
-            changed = self.state.apply(response.status_code, response.headers, response.parsed)
+            body = response.parsed
+            if isinstance(body, list) and len(body) > OFF_LOOP_MESSAGES:
+                # a snapshot of many runs: decode its rows off the event loop (see OFF_LOOP_MESSAGES)
+                changed = await asyncio.to_thread(
+                    self.state.apply, response.status_code, response.headers, body
+                )
+            else:
+                changed = self.state.apply(response.status_code, response.headers, body)
             if self.state.up_to_date:
                 yield [
                     await aresolve_row_run(self._transport, r, self.packets)
