@@ -12,14 +12,13 @@ from airflow.providers.common.compat.sdk import (
     AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
-    BaseSensorOperator,
     PokeReturnValue,
     conf,
 )
 
-from airflow_provider_trigger._compat import SoftFailOnDeferralTimeout
 from airflow_provider_trigger.exceptions import TriggerWaitError
 from airflow_provider_trigger.hooks import TriggerHook
+from airflow_provider_trigger.sensors._base import TriggerBaseSensor
 from airflow_provider_trigger.triggers.engine.incidents import READ_REQUEST, Incident
 from airflow_provider_trigger.triggers.engine.logs import LogSettings, RunLogPrinter
 from airflow_provider_trigger.triggers.engine.realtime import check_wait_mode
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class TriggerRunSensor(SoftFailOnDeferralTimeout, BaseSensorOperator):
+class TriggerRunSensor(TriggerBaseSensor):
     """Wait until a Trigger.dev run reaches one of ``target_statuses``; its output becomes the XCom value.
 
     A run in one of ``failure_statuses`` (by default every terminal status that is not a target) fails
@@ -216,12 +215,3 @@ class TriggerRunSensor(SoftFailOnDeferralTimeout, BaseSensorOperator):
         if result.status == TIMEOUT:
             raise AirflowSensorTimeout(f"Sensor has timed out: {result.message}")
         return self._verdict(result)
-
-    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
-        """As Airflow's, except that an infrastructure error is never skipped by ``soft_fail``."""
-        try:
-            return super().resume_execution(next_method, next_kwargs, context)
-        except AirflowSkipException as exc:
-            if isinstance(exc.__cause__, TriggerWaitError):
-                raise exc.__cause__ from None
-            raise

@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import (
     AirflowSensorTimeout,
     AirflowSkipException,
-    BaseSensorOperator,
     PokeReturnValue,
     conf,
 )
 
-from airflow_provider_trigger._compat import SoftFailOnDeferralTimeout
 from airflow_provider_trigger.exceptions import TriggerWaitError
 from airflow_provider_trigger.hooks import TriggerHook
+from airflow_provider_trigger.sensors._base import TriggerBaseSensor
 from airflow_provider_trigger.triggers.engine.incidents import READ_REQUEST, Incident
 from airflow_provider_trigger.triggers.engine.result import ERROR, SUCCESS
 from airflow_provider_trigger.triggers.waitpoints import TokenResult, TriggerWaitpointTrigger, check_token_id
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class TriggerWaitpointSensor(SoftFailOnDeferralTimeout, BaseSensorOperator):
+class TriggerWaitpointSensor(TriggerBaseSensor):
     """Wait until a waitpoint token is completed; its completion data becomes the XCom value.
 
     A token that times out (its own ``timeout``) ends the wait as the sensor's own ``timeout`` does:
@@ -112,12 +111,3 @@ class TriggerWaitpointSensor(SoftFailOnDeferralTimeout, BaseSensorOperator):
         if result.status == ERROR:
             raise TriggerWaitError(result.message)
         raise AirflowSensorTimeout(f"Sensor has timed out: {result.message}")
-
-    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
-        """As Airflow's, except that an infrastructure error is never skipped by ``soft_fail``."""
-        try:
-            return super().resume_execution(next_method, next_kwargs, context)
-        except AirflowSkipException as exc:
-            if isinstance(exc.__cause__, TriggerWaitError):
-                raise exc.__cause__ from None
-            raise
