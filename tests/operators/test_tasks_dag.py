@@ -69,3 +69,38 @@ def test_deferrable_sensor_and_batch(run_example: Any, emulator: EmulatorServer)
     assert xcom(dag_run, "wait") == {"name": "deferred"}
     assert xcom(dag_run, "total") == 0 + 1 + 2
     assert len(emulator.state.runs) == 1 + 3
+
+
+def test_a_batch_with_a_failed_item_fails_the_task_naming_that_run(
+    dags_folder: Path,
+    airflow_db: Path,
+    emulator: EmulatorServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``dag.test()``: production turns an item that cannot trigger (over 3 MB) into a failed run of
+    the batch; the task waits for processing and fails naming that run, the others complete."""
+    from tests.airflow_compat import DagBag
+
+    monkeypatch.setenv("AIRFLOW_CONN_TRIGGER_DEFAULT", connection_env(emulator))
+    emulator.state.set_task(TaskBehaviour("resize", output=lambda p: {"size": len(p)}))
+    path = dags_folder / "batch_failed_item_dag.py"
+    path.write_text(
+        "from airflow.sdk import DAG\n"
+        "from airflow_provider_trigger.operators import TriggerBatchOperator\n"
+        "with DAG('batch_failed_item_dag', schedule=None):\n"
+        "    TriggerBatchOperator(task_id='fan_out', task_identifier='resize', poll_interval=0.2,\n"
+        "                         payloads=['a', 'x' * (3 * 1024 * 1024 + 10), 'c'], wait_mode='poll')\n"
+    )
+    bag = DagBag(dag_folder=str(path))
+    assert not bag.import_errors, bag.import_errors
+
+    dag_run = bag.get_dag("batch_failed_item_dag").test()
+
+    log = capsys.readouterr().out
+    run_ids = [run.id for run in sorted(emulator.state.runs.values(), key=lambda run: run.number)]
+    assert dag_run.state == "failed"
+    assert len(run_ids) == 3
+    assert "1 of 3 Trigger.dev runs of batch" in log
+    assert f"{run_ids[1]} SYSTEM_FAILURE" in log
+    assert [emulator.state.run_status(r) for r in (run_ids[0], run_ids[2])] == ["COMPLETED", "COMPLETED"]
