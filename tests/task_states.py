@@ -35,6 +35,8 @@ class TaskStateSupervisor:
     def send(self, msg: Any) -> Any:
         from airflow.sdk.execution_time.comms import GetTaskStates, TaskStatesResult
 
+        if type(msg).__name__ == "MaskSecret":  # the hook masks the key as it reads the connection
+            return None
         if not isinstance(msg, GetTaskStates):
             raise NotImplementedError(f"{type(msg).__name__} is not served here")
         self.asked.append(msg)

@@ -7,6 +7,8 @@ every attempt of one call goes through the client's retry policy with the same h
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -130,6 +132,29 @@ class SyncTransport:
 async def _aiter(lines: Iterator[bytes]) -> AsyncIterator[bytes]:
     for line in lines:
         yield line
+
+
+class _NoPresignedQueries(logging.Filter):
+    """Keeps presigned URLs' signatures out of httpx's and urllib3's request log lines (httpx logs every
+    request URL at INFO): the query of a URL carrying ``X-Amz-Signature`` is replaced."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any("X-Amz-" in str(a) for a in record.args):
+            record.args = tuple(_strip_signed_query(a) for a in record.args)
+        elif "X-Amz-" in str(record.msg):
+            record.msg = _strip_signed_query(record.msg)
+        return True
+
+
+def _strip_signed_query(value: Any) -> Any:
+    text = str(value)
+    if "X-Amz-" not in text:
+        return value
+    return re.sub(r"\?[^\s\"']*X-Amz-[^\s\"']*", "?<presigned query hidden>", text)
+
+
+for _name in ("httpx", "urllib3.connectionpool"):
+    logging.getLogger(_name).addFilter(_NoPresignedQueries())
 
 
 class AsyncTransport:
