@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,6 +25,14 @@ from tests.task_runtime import connection_env
 from .conftest import poll_requests, realtime_requests
 
 pytestmark = pytest.mark.usefixtures("shared_clients")
+
+
+@pytest.fixture
+def client(emulator: EmulatorServer) -> Iterator[TriggerClient]:
+    """Sleeps for real (the package's fixture only records them): the batch waits below poll the
+    server until processing ends, and must not burn the environment's REST budget doing so."""
+    with TriggerClient(api_key=emulator.secret_key, base_url=emulator.base_url) as client:
+        yield client
 
 
 async def event_of(trigger: Any) -> dict[str, Any]:
@@ -59,7 +68,7 @@ async def test_one_live_connection_per_process_however_many_waits_and_dag_runs(
     events = await asyncio.gather(*(event_of(t) for t in triggers))
 
     assert [e["status"] for e in events] == ["success"] * len(triggers)
-    assert live_peak(emulator) == 1
+    assert live_peak(emulator) <= 1  # 0 when the first snapshot already held every run finished
     assert {r.path for r in realtime_requests(emulator)} == {"/realtime/v1/runs"}
     assert {(r.query["tags"], r.query["createdAt"]) for r in realtime_requests(emulator)} == {
         (FEED_TAG, "60m")
